@@ -1,0 +1,1 @@
+"""pandera schemas, one per boundary table of the pipeline."""
