@@ -1,0 +1,118 @@
+"""The `reconcile` command: generate sample data, run the flow, benchmark, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+# Embedded defaults for a machine with nothing configured: Prefect's ephemeral mode with a
+# start-up timeout that survives a cold SQLite migration, no telemetry to a closed network.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "reconcile")
+os.environ.setdefault("DISABLE_PANDERA_IMPORT_WARNING", "True")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `reconcile` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except Exception as exc:  # the officer sees one clear line, not a traceback
+        from reconcile.errors import InputError, RunRefused
+
+        if isinstance(exc, InputError | RunRefused):
+            print(f"reconcile: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reconcile", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write synthetic data with a known truth")
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--people", type=int, default=20_000, help="register people")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--province", action="append", help="province code, repeatable (17)")
+    gen.set_defaults(handler=_generate)
+
+    run = sub.add_parser("run", help="run the reconciliation flow")
+    run.add_argument("--kemensos", type=Path, nargs="+", action="extend", required=True)
+    run.add_argument("--bps", type=Path, required=True)
+    run.add_argument("--stats", type=Path, required=True)
+    run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--mapping", type=Path, help="header mapping file (TOML/CSV)")
+    run.add_argument("--pseudonymise", action="store_true",
+                     help="HMAC-tokenise NIK and No KK in the analysts' Parquet")
+    run.set_defaults(handler=_run)
+
+    bench = sub.add_parser("bench", help="quality and speed against Splink")
+    bench.add_argument("--people", type=int, action="append", help="register sizes")
+    bench.add_argument("--out", type=Path, default=Path("data/bench"))
+    bench.set_defaults(handler=_bench)
+
+    ev = sub.add_parser("evaluate", help="compare a run's outputs with the generator's truth")
+    ev.add_argument("--out", type=Path, required=True, help="the run's output folder")
+    ev.add_argument("--truth", type=Path, required=True, help="the generated data folder")
+    ev.set_defaults(handler=_evaluate)
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from reconcile.generate import generate
+
+    started = time.perf_counter()
+    summary = generate(args.out, people=args.people, seed=args.seed,
+                       provinces=tuple(args.province or ("17",)))
+    print(json.dumps(summary, indent=2, default=str))
+    print(f"generated {args.people:,} register people in {time.perf_counter() - started:.1f} s"
+          f" -> {args.out}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from flows.reconcile_flow import reconcile_flow
+
+    result = reconcile_flow(kemensos=[str(p) for p in args.kemensos], bps=str(args.bps),
+                            stats=str(args.stats), out=str(args.out),
+                            mapping=str(args.mapping) if args.mapping else None,
+                            pseudonymise=args.pseudonymise)
+    print(_summary_text(result))
+    return 0
+
+
+def _summary_text(result: dict) -> str:
+    lines = [f"\nOutputs: {Path(result['out']).resolve()}  (run {result['run_id']})",
+             f"  rows reconciled  {result['reconciled_rows']:>9,}",
+             f"  persons          {result['persons']:>9,}",
+             f"  matched to BPS   {result['share_matched']:>9.1%}",
+             f"  quarantined      {result['quarantined_rows']:>9,}",
+             "  discrepancies:"]
+    lines += [f"    {name:<20} {n:>7,}" for name, n in result["discrepancies"].items()]
+    lines.append("  time per stage: " + ", ".join(
+        f"{stage} {secs:.1f}s" for stage, secs in result["timings"].items()))
+    return "\n".join(lines)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from reconcile.bench import run_bench
+
+    print(run_bench(args.people or [200_000, 1_000_000], args.out))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from reconcile.evaluate import evaluate_run
+
+    print(evaluate_run(args.out, args.truth).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The one module that talks to DuckDB.
+
+Stage modules build SQL; this module runs it, logs it at debug level and re-raises
+failures with the SQL attached, so an error in a nightly log says what was running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+Frame = pd.DataFrame | pa.Table
+
+
+class SqlError(RuntimeError):
+    """A DuckDB statement failed; the message carries the statement."""
+
+
+def connect(path: Path | str | None = None, *, threads: int | None = None,
+            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the run's work database (in memory when `path` is None)."""
+    con = duckdb.connect(str(path) if path else ":memory:")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = $m", {"m": memory_limit})
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str,
+        params: Mapping[str, Any] | None = None) -> None:
+    """Execute one statement whose result is not needed."""
+    log.debug("sql: %s", sql)
+    try:
+        con.execute(sql, dict(params) if params else None).fetchall()
+    except duckdb.Error as exc:
+        raise SqlError(f"{exc}\n--- while running ---\n{sql}") from exc
+
+
+def df(con: duckdb.DuckDBPyConnection, sql: str,
+       params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Run a query and return a pandas DataFrame."""
+    log.debug("sql: %s", sql)
+    try:
+        return con.execute(sql, dict(params) if params else None).df()
+    except duckdb.Error as exc:
+        raise SqlError(f"{exc}\n--- while running ---\n{sql}") from exc
+
+
+def arrow(con: duckdb.DuckDBPyConnection, sql: str,
+          params: Mapping[str, Any] | None = None) -> pa.Table:
+    """Run a query and return a pyarrow Table."""
+    log.debug("sql: %s", sql)
+    try:
+        return con.execute(sql, dict(params) if params else None).to_arrow_table()
+    except duckdb.Error as exc:
+        raise SqlError(f"{exc}\n--- while running ---\n{sql}") from exc
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str,
+           params: Mapping[str, Any] | None = None) -> Any:
+    """Run a query that returns one value."""
+    rows = con.execute(sql, dict(params) if params else None).fetchall()
+    return rows[0][0] if rows else None
+
+
+def put(con: duckdb.DuckDBPyConnection, name: str, frame: Frame) -> None:
+    """Store a pandas or arrow frame as table `name`, replacing any earlier one."""
+    con.register("__put_frame", frame)
+    try:
+        run(con, f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM __put_frame')
+    finally:
+        con.unregister("__put_frame")
+
+
+def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    """Number of rows in a table."""
+    return int(scalar(con, f'SELECT count(*) FROM "{name}"'))
+
+
+def copy_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path,
+                 partition_by: str | None = None) -> None:
+    """Write a query's result as Parquet (zstd); a folder when partitioned."""
+    options = "FORMAT parquet, COMPRESSION zstd"
+    if partition_by:
+        options += f", PARTITION_BY ({partition_by}), OVERWRITE_OR_IGNORE"
+    run(con, f"COPY ({query}) TO '{path.as_posix()}' ({options})")

@@ -1,0 +1,34 @@
+"""Shared fixtures: a fresh DuckDB per test and small generated data sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DISABLE_PANDERA_IMPORT_WARNING", "True")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+SMALL_PEOPLE = 3_000
+
+
+@pytest.fixture
+def con():
+    """A fresh in-memory DuckDB connection, closed after the test."""
+    from reconcile import db
+
+    connection = db.connect()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """A small generated data set with its truth, shared by the tests of one worker."""
+    from reconcile.generate import generate
+
+    out = tmp_path_factory.mktemp("generated")
+    generate(out, people=SMALL_PEOPLE, seed=11)
+    return out
