@@ -13,7 +13,9 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export DISABLE_PANDERA_IMPORT_WARNING ?= True
 
-.PHONY: help install run sample test lint bench evaluate serve stop clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install browser run sample test lint bench evaluate serve stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +30,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.synced  ## create .venv from the lock file (uv, a few seconds)
 
+browser:  ## headless Chromium for the report test (Debian's package)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 sample: install  ## generate sample data (PEOPLE=20000) into data/sample
 	$(BIN)/reconcile generate --out $(SAMPLE) --people $(PEOPLE) --seed 7
 
@@ -35,7 +41,7 @@ run: sample  ## set up, generate sample data, run the whole flow, print where th
 	$(BIN)/reconcile run --kemensos $(SAMPLE)/kemensos_*.csv --bps $(SAMPLE)/bps_register.parquet \
 	  --stats $(SAMPLE)/bps_poverty_stats.csv --out $(OUT)
 
-test: install  ## architecture contract, lint, then the test suite
+test: install browser  ## architecture contract, lint, then the test suite
 	$(BIN)/lint-imports
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest -q -n 2 --dist loadfile

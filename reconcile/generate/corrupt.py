@@ -1,0 +1,186 @@
+"""Corruptions of beneficiary-list rows, each with a configured rate and a code in the truth.
+
+Corruptions of one field that exclude each other (a NIK is blank *or* mistyped) share a
+`group`: one uniform draw per row and disjoint intervals, so each code's realised rate among
+the rows it can apply to matches its configured rate. Corruptions without a group are drawn
+independently and may stack (a typo and lower case).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import field_errors as fe
+from . import name_errors as ne
+
+Rows = dict[str, np.ndarray]
+Change = Callable[[np.random.Generator, Rows, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """One kind of error: its code, rate, field group and which rows it can apply to."""
+
+    code: str
+    rate: float
+    change: Change
+    group: str | None = None
+    applies: Callable[[Rows], np.ndarray] | None = None
+
+
+def _set(column: str, fn: Callable[[np.random.Generator, np.ndarray], np.ndarray]) -> Change:
+    def change(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+        rows[column][m] = fn(rng, rows[column][m].astype(str))
+    return change
+
+
+def _const(column: str, value) -> Change:
+    def change(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+        rows[column][m] = value
+    return change
+
+
+def _copy(column: str, source: str) -> Change:
+    def change(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+        rows[column][m] = rows[source][m]
+    return change
+
+
+def _title(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+    rows["nama"][m] = ne.add_title(rng, rows["nama"][m].astype(str), rows["female"][m])
+
+
+def _swap_day_month(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+    rows["day"][m], rows["month"][m] = fe.swap_day_month(rows["day"][m], rows["month"][m])
+
+
+def _shift_year(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+    rows["day"][m], rows["year"][m] = fe.shift_year(rng, rows["day"][m], rows["month"][m],
+                                                    rows["year"][m])
+
+
+def _placeholder(day: int, month: int) -> Change:
+    def change(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+        rows["day"][m], rows["month"][m] = day, month
+    return change
+
+
+def _flip_sex(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+    rows["sex"][m] = 1 - rows["sex"][m]
+
+
+def _neighbour(rng: np.random.Generator, rows: Rows, m: np.ndarray) -> None:
+    rows["village"][m] = rows["neighbour"][m]
+
+
+def _is(column: str) -> Callable[[Rows], np.ndarray]:
+    return lambda rows: rows[column].astype(bool)
+
+
+def _contains(text: str) -> Callable[[Rows], np.ndarray]:
+    return lambda rows: np.strings.find(rows["nama"].astype(str), text) >= 0
+
+
+def _multiword(rows: Rows) -> np.ndarray:
+    return np.strings.find(np.strings.strip(rows["nama"].astype(str)), " ") >= 0
+
+
+def _old_or_elder(rows: Rows) -> np.ndarray:
+    names = rows["nama"].astype(str)
+    old = np.zeros(len(names), dtype=bool)
+    for marker in ne.OLD_MARKERS:
+        old |= np.strings.find(names, marker) >= 0
+    return old | (rows["year"] < 1975)
+
+
+def _copy_with(column: str) -> Callable[[Rows], np.ndarray]:
+    return lambda rows: rows["is_copy"] & rows[column].astype(bool)
+
+
+CORRUPTIONS = (
+    # NIK: about 10% of rows end up with an unusable NIK (all but the apostrophe).
+    Corruption("dup_nik_family", 0.20, _copy("nik", "family_nik"), "nik", _copy_with("has_family")),
+    Corruption("dup_nik_typo", 0.15, _set("nik", fe.substitute_digit), "nik", _is("is_copy")),
+    Corruption("nik_blank", 0.025, _const("nik", ""), "nik"),
+    Corruption("nik_zeros", 0.008, _const("nik", fe.NIK_PLACEHOLDER), "nik"),
+    Corruption("nik_is_kk", 0.008, _copy("nik", "no_kk"), "nik"),
+    Corruption("nik_family_member", 0.008, _copy("nik", "family_nik"), "nik", _is("has_family")),
+    Corruption("nik_digit", 0.015, _set("nik", fe.substitute_digit), "nik"),
+    Corruption("nik_transposed", 0.010, _set("nik", fe.transpose_digits), "nik"),
+    Corruption("nik_excel_sci", 0.012, _set("nik", fe.excel_scientific), "nik"),
+    Corruption("nik_excel_last0", 0.010, _set("nik", fe.excel_last_zero), "nik"),
+    Corruption("nik_apostrophe", 0.030, _set("nik", fe.apostrophe), "nik"),
+    # No KK
+    Corruption("kk_blank", 0.040, _const("no_kk", ""), "kk"),
+    Corruption("kk_reissued", 0.020, _set("no_kk", fe.reissued_kk), "kk"),
+    Corruption("kk_excel_sci", 0.010, _set("no_kk", fe.excel_scientific), "kk"),
+    Corruption("kk_apostrophe", 0.020, _set("no_kk", fe.apostrophe), "kk"),
+    # Names: independent, applied in this order (case last, as an export would).
+    Corruption("name_spelling", 0.08, _set("nama", ne.flip_spelling), None, _old_or_elder),
+    Corruption("name_muhammad", 0.40, _set("nama", ne.abbreviate_muhammad), None,
+               _contains("MUHAMMAD")),
+    Corruption("name_title", 0.020, _title),
+    Corruption("name_drop_word", 0.030, _set("nama", ne.drop_last_word), "words", _multiword),
+    Corruption("name_initial", 0.020, _set("nama", ne.initial_last_word), "words", _multiword),
+    Corruption("name_swap", 0.010, _set("nama", ne.swap_first_words), "words", _multiword),
+    Corruption("name_typo", 0.040, _set("nama", ne.typo)),
+    Corruption("name_spacing", 0.030, _set("nama", ne.spacing)),
+    Corruption("name_case", 0.060, _set("nama", ne.recase)),
+    # Birth date
+    Corruption("dob_day_month_swap", 0.015, _swap_day_month, "dob",
+               lambda rows: (rows["day"] <= 12) & (rows["day"] != rows["month"])),
+    Corruption("dob_placeholder_0107", 0.008, _placeholder(1, 7), "dob"),
+    Corruption("dob_placeholder_3112", 0.004, _placeholder(31, 12), "dob"),
+    Corruption("dob_year_off", 0.010, _shift_year, "dob"),
+    # Sex, address, region
+    Corruption("sex_flipped", 0.004, _flip_sex, "sex"),
+    Corruption("sex_blank", 0.006, _const("sex", -1), "sex"),
+    Corruption("address_blank", 0.020, _const("alamat", "-"), "address"),
+    Corruption("dup_other_village", 0.30, _neighbour, "region", _copy_with("has_neighbour")),
+    Corruption("region_neighbour_village", 0.030, _neighbour, "region", _is("has_neighbour")),
+    Corruption("region_no_dots", 0.120, _const("dotless", True), "region_format"),
+)
+
+# Codes after which the NIK cell no longer holds the person's NIK (the apostrophe is harmless).
+UNUSABLE_NIK = tuple(c.code for c in CORRUPTIONS if c.group == "nik" and c.code != "nik_apostrophe")
+
+
+def _intervals(rng: np.random.Generator, corruptions: tuple[Corruption, ...],
+               n: int) -> dict[str, tuple[float, float, np.ndarray]]:
+    """Per group: (interval start, end) on a shared uniform draw for each corruption."""
+    draws: dict[str | None, np.ndarray] = {}
+    start: dict[str | None, float] = {}
+    out = {}
+    for c in corruptions:
+        key = c.group if c.group is not None else c.code
+        if key not in draws:
+            draws[key], start[key] = rng.random(n), 0.0
+        out[c.code] = (start[key], start[key] + c.rate, draws[key])
+        start[key] += c.rate
+        if start[key] > 1:
+            raise ValueError(f"rates of group {key!r} add up to more than 1")
+    return out
+
+
+def corrupt(rng: np.random.Generator, rows: Rows,
+            corruptions: tuple[Corruption, ...] = CORRUPTIONS) -> tuple[np.ndarray, dict]:
+    """Apply the corruptions in order, in place; return each row's codes and realised rates."""
+    n = len(rows["nik"])
+    intervals = _intervals(rng, corruptions, n)
+    codes = np.full(n, "", dtype=object)
+    realised = {}
+    for c in corruptions:
+        lo, hi, u = intervals[c.code]
+        applicable = c.applies(rows) if c.applies else np.ones(n, dtype=bool)
+        m = applicable & (u >= lo) & (u < hi)
+        if m.any():
+            c.change(rng, rows, m)
+            codes[m] = codes[m] + "," + c.code
+        realised[c.code] = {"rate": c.rate, "group": c.group, "applicable": int(applicable.sum()),
+                            "applied": int(m.sum()),
+                            "realised_rate": round(float(m.sum() / max(applicable.sum(), 1)), 5)}
+    return np.strings.lstrip(codes.astype(str), ","), realised
+

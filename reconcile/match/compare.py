@@ -1,0 +1,139 @@
+"""Comparison vectors: similarities (*_sim) and levels (gamma_*) of candidate pairs.
+
+A comparison is an ordered list of levels, most alike first, compiled into one CASE:
+gamma = -1 when either value is missing, the highest level whose condition holds, 0 when
+none does. Conditions read columns of a pair row: `x_l` / `x_r` for the two records and
+the precomputed similarities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One field's comparison: a missing-value test and levels from most to least alike."""
+
+    name: str
+    missing: str
+    levels: tuple[tuple[str, str], ...]  # (label, condition), most alike first
+    tf_level: str | None = None  # the level whose u is the value's frequency
+    neutral: tuple[str, ...] = ()  # levels that count as no evidence (weight 0)
+
+    @property
+    def top(self) -> int:
+        """The gamma value of the most alike level."""
+        return len(self.levels)
+
+    def gamma_sql(self) -> str:
+        """CASE expression giving this comparison's level."""
+        whens = " ".join(f"WHEN {cond} THEN {self.top - i}"
+                         for i, (_, cond) in enumerate(self.levels))
+        return f"CASE WHEN {self.missing} THEN -1 {whens} ELSE 0 END AS gamma_{self.name}"
+
+    @property
+    def neutral_gammas(self) -> tuple[int, ...]:
+        """Gamma values of the neutral levels."""
+        labels = [label for label, _ in self.levels]
+        return tuple(self.top - labels.index(n) for n in self.neutral)
+
+    def label(self, gamma: int) -> str:
+        """Human label of a level."""
+        if gamma == -1:
+            return "missing"
+        return "else" if gamma == 0 else self.levels[self.top - gamma][0]
+
+
+def _both(col: str) -> str:
+    return f"({col}_l IS NULL OR {col}_r IS NULL)"
+
+
+# Name or birth date at least roughly agree.
+_CORROBORATED = "(name_sim >= 0.75 OR dob_key_l = dob_key_r)"
+
+COMPARISONS = (
+    Comparison("name", "(name_key_l = '' OR name_key_r = '')", (
+        ("exact", "name_key_l = name_key_r"),
+        ("same words or jw>=0.95", "name_sorted_l = name_sorted_r OR name_sim >= 0.95"),
+        ("jw>=0.88", "name_sim >= 0.88"),
+        # A single name against a full one, or one side carrying an extra word.
+        ("words contained", "list_has_all(name_tokens_l, name_tokens_r)"
+                            " OR list_has_all(name_tokens_r, name_tokens_l)"),
+        ("jw>=0.75", "name_sim >= 0.75"),
+    ), tf_level="exact"),
+    Comparison("nik", _both("nik"), (
+        ("exact", f"nik_l = nik_r AND {_CORROBORATED}"),
+        # The same NIK on two people who share neither name nor birth date: a family
+        # member's NIK typed into the field: no evidence either way (weight 0).
+        ("exact, name and birth date disagree", "nik_l = nik_r"),
+        # One digit substituted, or two adjacent digits swapped, in region/date with the
+        # same serial and a similar name: a typing error; an Excel-damaged last digit
+        # (15 significant digits) too. With another name it is a stranger: serial 0001
+        # is everywhere and neighbouring kecamatan codes differ in one digit.
+        ("typo in region or date", "((nik_serial_l = nik_serial_r"
+                                   " AND (hamming(left(nik_l, 12), left(nik_r, 12)) = 1"
+                                   " OR (hamming(left(nik_l, 12), left(nik_r, 12)) = 2 AND"
+                                   " damerau_levenshtein(left(nik_l, 12), left(nik_r, 12)) = 1)))"
+                                   " OR (left(nik_l, 15) = left(nik_r, 15)"
+                                   " AND (right(nik_l, 1) = '0' OR right(nik_r, 1) = '0')))"
+                                   " AND (name_sim >= 0.9 OR list_has_all(name_tokens_l, name_tokens_r)"
+                                   " OR list_has_all(name_tokens_r, name_tokens_l))"
+                                   # the birth-date field is typed apart from the NIK, so a
+                                   # real NIK typo leaves it agreeing
+                                   " AND coalesce(dob_key_l = dob_key_r, true)"),
+        # Same district and birth day, another serial: a twin or a neighbour, so no
+        # evidence of identity (neutral), though nearly never seen between strangers.
+        ("same region and date, other serial", "left(nik_l, 12) = left(nik_r, 12)"),
+    ), neutral=("exact, name and birth date disagree", "same region and date, other serial")),
+    Comparison("dob", _both("dob"), (
+        ("exact", "dob_l = dob_r"),
+        ("day and month swapped", "dob_key_l = dob_key_r"),
+        ("same year, a placeholder date", "year(dob_l) = year(dob_r)"
+                                          " AND (dob_placeholder_l OR dob_placeholder_r)"),
+        ("two of day, month, year equal", "(year(dob_l) = year(dob_r))::INT"
+                                          " + (month(dob_l) = month(dob_r))::INT"
+                                          " + (day(dob_l) = day(dob_r))::INT = 2"),
+    )),
+    Comparison("sex", _both("sex"), (("equal", "sex_l = sex_r"),)),
+    # KK and address are one comparison: family members share both, so as two
+    # independent fields they would count the same household evidence twice.
+    Comparison("household", "(village_l IS NULL OR village_r IS NULL) AND"
+                            " (no_kk_l IS NULL OR no_kk_r IS NULL)", (
+        ("same KK", "no_kk_l = no_kk_r"),
+        ("village, RT and RW", "village_l = village_r AND rt_l = rt_r AND rw_l = rw_r"),
+        ("village", "village_l = village_r"),
+        ("kecamatan", "kec_l = kec_r"),
+    )),
+)
+
+PAIR_COLUMNS = (
+    "src_id", "name_key", "name_sorted", "name_tokens", "name_first", "nik", "nik_ok",
+    "nik_serial", "no_kk", "dob", "dob_key", "dob_placeholder", "sex", "village", "kec",
+    "rt", "rw",
+)
+
+
+def sims_sql() -> str:
+    """Similarity columns in [0, 1] that the levels read."""
+    return ("greatest(jaro_winkler_similarity(name_key_l, name_key_r),"
+            " jaro_winkler_similarity(name_sorted_l, name_sorted_r)) AS name_sim")
+
+
+def compare_sql(pairs: str, left: str, right: str, target: str,
+                comparisons: tuple[Comparison, ...] = COMPARISONS) -> str:
+    """Join each pair to both records and compute similarities and gamma levels."""
+    cols = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in PAIR_COLUMNS)
+    gammas = ",\n       ".join(c.gamma_sql() for c in comparisons)
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {target} AS
+    WITH joined AS (
+        SELECT p.rid_l, p.rid_r, p.matched_by, {cols}
+        FROM {pairs} p JOIN {left} l ON l.rid = p.rid_l JOIN {right} r ON r.rid = p.rid_r
+    ), sims AS (
+        SELECT *, {sims_sql()} FROM joined
+    )
+    SELECT rid_l, rid_r, matched_by, src_id_l, src_id_r, name_key_l, name_sim,
+           {gammas}
+    FROM sims
+    """

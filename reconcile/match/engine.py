@@ -1,0 +1,101 @@
+"""The matching stage as one function: `match(con, settings) -> stats`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from reconcile import db
+from reconcile.match import dedupe, link, score
+from reconcile.match.blocking import block
+from reconcile.match.compare import compare_sql
+from reconcile.match.settings import MatchSettings
+from reconcile.match.std import standardise
+from reconcile.tables import Table
+
+GAMMAS = "match_gammas"
+RANDOM_PAIRS = "match_random_pairs"
+RANDOM_GAMMAS = "match_random_gammas"
+
+@contextmanager
+def _timed(stats: dict, stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    stats["timings"][stage] = round(time.perf_counter() - started, 3)
+
+
+def random_pairs_sql(rows: int) -> str:
+    """Random Kemensos x register pairs (repeatable) for estimating u."""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {RANDOM_PAIRS} AS
+    SELECT l.rid AS rid_l, r.rid AS rid_r, 'random' AS matched_by
+    FROM (SELECT rid FROM {Table.STD_KEMENSOS} USING SAMPLE reservoir({int(rows)} ROWS)
+          REPEATABLE (17)) l
+    CROSS JOIN (SELECT rid FROM {Table.STD_BPS} USING SAMPLE reservoir({int(rows)} ROWS)
+          REPEATABLE (23)) r
+    """
+
+
+def _drop(con, *tables: str) -> None:
+    for t in tables:
+        db.run(con, f"DROP TABLE IF EXISTS {t}")
+
+
+def _score_links(con, s: MatchSettings, stats: dict) -> score.Model:
+    std_k, std_b = Table.STD_KEMENSOS, Table.STD_BPS
+    with _timed(stats, "block"):
+        stats["link_blocking"] = block(con, std_k, std_b, Table.PAIRS_BLOCKED,
+                                       s.max_pairs_per_key)
+    with _timed(stats, "compare"):
+        db.run(con, compare_sql(Table.PAIRS_BLOCKED, std_k, std_b, GAMMAS))
+        db.run(con, random_pairs_sql(s.u_sample))
+        db.run(con, compare_sql(RANDOM_PAIRS, std_k, std_b, RANDOM_GAMMAS))
+    with _timed(stats, "train"):
+        model = score.train(con, GAMMAS, RANDOM_GAMMAS, s.em_max_iterations)
+        stats["em"] = {"iterations": model.iterations, "prior": model.prior}
+    with _timed(stats, "score"):
+        db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.prior))
+        _drop(con, GAMMAS, RANDOM_PAIRS, RANDOM_GAMMAS)
+    return model
+
+
+def _dedupe(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
+    std_k = Table.STD_KEMENSOS
+    with _timed(stats, "dedupe_block"):
+        stats["dedupe_blocking"] = block(con, std_k, std_k, dedupe.DEDUPE_BLOCKED,
+                                         s.max_pairs_per_key)
+    with _timed(stats, "dedupe_score"):
+        db.run(con, compare_sql(dedupe.DEDUPE_BLOCKED, std_k, std_k, dedupe.DEDUPE_GAMMAS))
+        prior, _ = score.refit_prior(con, dedupe.DEDUPE_GAMMAS, model, s.em_max_iterations)
+        stats["em"]["dedupe_prior"] = prior
+        db.run(con, score.scored_sql(dedupe.DEDUPE_GAMMAS, dedupe.DEDUPE_SCORED, model, prior))
+        _drop(con, dedupe.DEDUPE_GAMMAS)
+    with _timed(stats, "cluster"):
+        stats.update(dedupe.cluster_rows(con, s.dedupe_threshold))
+
+
+def match(con, settings: MatchSettings | None = None) -> dict:
+    """Deduplicate Kemensos rows into persons and link each person to the register.
+
+    Reads clean_kemensos and clean_bps; writes std_kemensos, std_bps, pairs_blocked,
+    pairs_scored, kemensos_persons and links. Returns stats (pairs per blocking rule,
+    capped keys, EM iterations, timings per stage in seconds).
+    """
+    s = settings or MatchSettings()
+    stats: dict = {"timings": {}}
+    started = time.perf_counter()
+    with _timed(stats, "standardise"):
+        standardise(con)
+    model = _score_links(con, s, stats)
+    with _timed(stats, "link"):
+        db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits))
+        db.run(con, link.release_conflicts_sql())
+    _dedupe(con, s, model, stats)
+    with _timed(stats, "links"):
+        db.run(con, link.links_sql())
+    stats["persons"] = db.count(con, Table.LINKS)
+    stats["linked_persons"] = int(db.scalar(
+        con, f"SELECT count(id_individu) FROM {Table.LINKS}"))
+    stats["timings"]["total"] = round(time.perf_counter() - started, 3)
+    return stats

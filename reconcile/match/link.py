@@ -1,0 +1,114 @@
+"""Linking: each Kemensos row to its best register candidate, one individual per person.
+
+A row is linked when its best candidate is above the threshold and clearly better than
+the second best. Several rows may link to one individual (one person enrolled in PKH and
+BPNT); a row that is clearly a different person from the individual's best row (valid
+NIKs with other birth dates, a twin) is released instead. The `links` table is written
+per person after deduplication.
+"""
+
+from __future__ import annotations
+
+from reconcile.match.compare import COMPARISONS
+from reconcile.tables import Table
+
+ROW_LINKS = "match_row_links"
+
+_NIK_EXACT = next(c for c in COMPARISONS if c.name == "nik").top
+
+
+def cannot_link_sql(a: str, b: str, nik: bool = True) -> str:
+    """True when two std rows are clearly different people: valid NIKs whose birth-date
+    parts differ in two digits or more (one digit may be a typo), or twins (same KK and
+    birth date, clearly different names)."""
+    names_differ = (
+        f"({a}.name_key <> '' AND {b}.name_key <> ''"
+        f" AND greatest(jaro_winkler_similarity({a}.name_key, {b}.name_key),"
+        f" jaro_winkler_similarity({a}.name_sorted, {b}.name_sorted)) < 0.8"
+        f" AND NOT list_has_all({a}.name_tokens, {b}.name_tokens)"
+        f" AND NOT list_has_all({b}.name_tokens, {a}.name_tokens))")
+    twins = f"({a}.no_kk = {b}.no_kk AND {a}.dob = {b}.dob AND {names_differ})"
+    if not nik:
+        return twins
+    return (f"(({a}.nik_ok AND {b}.nik_ok AND hamming({a}.nik_date, {b}.nik_date) >= 2)"
+            f" OR {twins})")
+
+
+def row_links_sql(threshold: float, ambiguity_bits: float) -> str:
+    """Best and second-best candidate per Kemensos row, and why a row stays unlinked."""
+    return f"""
+    CREATE OR REPLACE TABLE {ROW_LINKS} AS
+    WITH ranked AS (
+        SELECT rid_l, rid_r, match_weight, match_probability, gamma_nik, gamma_name,
+               gamma_dob,
+               row_number() OVER (PARTITION BY rid_l
+                                  ORDER BY match_weight DESC, rid_r) AS rank
+        FROM {Table.PAIRS_SCORED}
+    ), best AS (
+        SELECT b.*, s.match_weight AS weight_2, s.match_probability AS probability_2
+        FROM ranked b LEFT JOIN ranked s ON s.rid_l = b.rid_l AND s.rank = 2
+        WHERE b.rank = 1
+    )
+    SELECT k.rid, b.rid_r AS bps_rid, b.match_weight, b.match_probability,
+           b.gamma_nik = {_NIK_EXACT} AS nik_exact,
+           -- agrees with its candidate on name and birth date, whatever its NIK says
+           coalesce(b.gamma_name >= 4 AND b.gamma_dob >= 3, false) AS confirmed,
+           CASE WHEN b.rid_r IS NULL THEN 'no candidate found by blocking'
+                WHEN b.match_probability < {float(threshold)!r}
+                    THEN 'no candidate above threshold'
+                -- a family member's NIK in the field is common, so only twins veto here
+                WHEN {cannot_link_sql('k', 'r', nik=False)}
+                    THEN 'best candidate is a twin (same KK and birth date, other name)'
+                WHEN b.probability_2 >= {float(threshold)!r}
+                     AND b.match_weight - b.weight_2 < {float(ambiguity_bits)!r}
+                    THEN 'ambiguous: two register individuals'
+           END AS reason
+    FROM {Table.STD_KEMENSOS} k LEFT JOIN best b ON b.rid_l = k.rid
+    LEFT JOIN {Table.STD_BPS} r ON r.rid = b.rid_r
+    """
+
+
+def release_conflicts_sql() -> str:
+    """Unlink rows that are clearly another person than the individual's best row."""
+    return f"""
+    UPDATE {ROW_LINKS} AS x
+    SET reason = 'register individual linked to a better-matching row'
+    FROM (
+        WITH linked AS (
+            SELECT rid, bps_rid, match_weight, confirmed FROM {ROW_LINKS}
+            WHERE reason IS NULL
+        ), anchor AS (
+            SELECT bps_rid, arg_max(rid, (match_weight, -rid)) AS anchor_rid
+            FROM linked GROUP BY bps_rid
+        )
+        SELECT l.rid FROM linked l
+        JOIN anchor a USING (bps_rid)
+        JOIN {Table.STD_KEMENSOS} r ON r.rid = l.rid
+        JOIN {Table.STD_KEMENSOS} s ON s.rid = a.anchor_rid
+        WHERE l.rid <> a.anchor_rid AND NOT l.confirmed AND {cannot_link_sql('r', 's')}
+    ) AS c
+    WHERE x.rid = c.rid
+    """
+
+
+def links_sql() -> str:
+    """One row per person: the register individual or the reason there is none."""
+    return f"""
+    CREATE OR REPLACE TABLE {Table.LINKS} AS
+    WITH rows AS (
+        SELECT p.person_id, x.*, b.src_id AS id_individu
+        FROM {Table.KEMENSOS_PERSONS} p JOIN {ROW_LINKS} x USING (rid)
+        LEFT JOIN {Table.STD_BPS} b ON b.rid = x.bps_rid AND x.reason IS NULL
+    )
+    SELECT person_id,
+           any_value(id_individu) AS id_individu,
+           CASE WHEN count(id_individu) > 0
+                THEN max(match_probability) FILTER (id_individu IS NOT NULL)
+                ELSE max(match_probability) END AS match_probability,
+           CASE WHEN bool_or(nik_exact AND id_individu IS NOT NULL) THEN 'nik_exact'
+                WHEN count(id_individu) > 0 THEN 'probabilistic'
+                ELSE 'none' END AS match_type,
+           CASE WHEN count(id_individu) = 0
+                THEN arg_max(reason, coalesce(match_weight, -1e9)) END AS no_match_reason
+    FROM rows GROUP BY person_id
+    """

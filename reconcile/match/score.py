@@ -1,0 +1,173 @@
+"""Fellegi-Sunter scoring: u from random pairs, m from anchor pairs, the prior by EM.
+
+EM runs on the distinct comparison vectors with their counts (a few thousand rows
+however many pairs there are), so it takes milliseconds. u is fixed from random pairs,
+as Splink does, because blocked pairs over-represent near-misses (family members).
+The name's exact level uses the name's own frequency as u (term-frequency adjustment),
+so SITI AMINAH = SITI AMINAH counts for less than WAYAN SUDARSANA = WAYAN SUDARSANA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reconcile import db
+from reconcile.match.compare import COMPARISONS, Comparison
+from reconcile.match.std import NAME_TF
+
+WEIGHTS = "match_weights"
+_FLOOR = 1e-6  # keeps log-weights finite for levels never seen in a sample
+# No single field may veto a match: a level matches "never" show is still possible.
+_M_FLOOR = 0.005
+
+# Anchors for m: for each comparison, blocked pairs that other fields make near-certain
+# matches. Each field's m comes from anchors that do not use it, so the estimate is not
+# circular. Plain EM was tried and rejected: its latent class becomes "same household"
+# (family members share KK, address and often a surname), not "same person".
+ANCHORS = {
+    "name": "gamma_nik = {nik} AND gamma_dob = 4",
+    "dob": "gamma_nik = {nik} AND gamma_name >= 4",
+    "nik": "gamma_name = 5 AND gamma_dob = 4 AND gamma_household >= 3 AND gamma_sex <> 0",
+    "sex": "gamma_nik = {nik} AND gamma_name >= 4 AND gamma_dob = 4",
+    "household": "gamma_nik = {nik} AND gamma_name >= 4 AND gamma_dob = 4",
+}
+
+
+@dataclass
+class Model:
+    """Fitted parameters: m and u per comparison level, and the prior match share."""
+
+    m: dict[str, np.ndarray]
+    u: dict[str, np.ndarray]
+    prior: float
+    iterations: int = 0
+
+    def weights(self) -> pd.DataFrame:
+        """One row per comparison level with m, u and its match weight in bits."""
+        rows = []
+        for comp in COMPARISONS:
+            for level in range(comp.top + 1):
+                m, u = self.m[comp.name][level], self.u[comp.name][level]
+                m = u if level in comp.neutral_gammas else m
+                rows.append({"comparison": comp.name, "gamma": level,
+                             "label": comp.label(level), "m": m, "u": u,
+                             "match_weight": float(np.log2(m / u))})
+        return pd.DataFrame(rows)
+
+
+def pattern_sql(gamma_table: str, where: str = "true") -> str:
+    """Distinct comparison vectors and how often each occurs."""
+    cols = ", ".join(f"gamma_{c.name}" for c in COMPARISONS)
+    return f"SELECT {cols}, count(*) AS n FROM {gamma_table} WHERE {where} GROUP BY ALL"
+
+
+def estimate_u(patterns: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Level shares among random pairs (almost all non-matches)."""
+    u = {}
+    for comp in COMPARISONS:
+        g, n = patterns[f"gamma_{comp.name}"].to_numpy(), patterns["n"].to_numpy()
+        counts = np.bincount(g[g >= 0], weights=n[g >= 0], minlength=comp.top + 1)
+        u[comp.name] = np.maximum(counts / max(counts.sum(), 1), _FLOOR)
+    return u
+
+
+def _initial_m(comp: Comparison) -> np.ndarray:
+    # Most mass on the most alike level; EM moves it from there.
+    m = np.geomspace(0.01, 1, comp.top + 1)
+    return m / m.sum()
+
+
+def _likelihoods(gammas: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
+    out = np.ones(len(gammas))
+    for j, comp in enumerate(COMPARISONS):
+        g = gammas[:, j]
+        seen = g >= 0
+        out[seen] *= params[comp.name][g[seen]]
+    return out
+
+
+def _gammas(patterns: pd.DataFrame) -> np.ndarray:
+    """Pattern levels as a matrix; neutral levels read as missing (no evidence)."""
+    cols = []
+    for comp in COMPARISONS:
+        g = patterns[f"gamma_{comp.name}"].to_numpy().copy()
+        g[np.isin(g, comp.neutral_gammas)] = -1
+        cols.append(g)
+    return np.column_stack(cols)
+
+
+def estimate_m(con, gamma_table: str) -> dict[str, np.ndarray]:
+    """Level shares of each comparison among its anchor pairs."""
+    nik_exact = next(c for c in COMPARISONS if c.name == "nik").top
+    m = {}
+    for comp in COMPARISONS:
+        where = ANCHORS[comp.name].format(nik=nik_exact)
+        counts = db.df(con, f"SELECT gamma_{comp.name} AS g, count(*) AS n FROM {gamma_table}"
+                            f" WHERE {where} AND gamma_{comp.name} >= 0 GROUP BY 1")
+        shares = np.bincount(counts["g"], weights=counts["n"], minlength=comp.top + 1)
+        if shares.sum() == 0:
+            shares = _initial_m(comp)
+        shares = np.maximum(shares / shares.sum(), _M_FLOOR)
+        m[comp.name] = shares / shares.sum()
+    return m
+
+
+def _mw_sql(comp: Comparison, model: Model) -> str:
+    weights = np.log2(model.m[comp.name] / model.u[comp.name])
+    weights[list(comp.neutral_gammas)] = 0.0
+    whens = " ".join(f"WHEN {g} THEN {float(w)!r}" for g, w in enumerate(weights))
+    if comp.tf_level is not None:
+        tf_gamma = comp.top - [label for label, _ in comp.levels].index(comp.tf_level)
+        m_tf = float(model.m[comp.name][tf_gamma])
+        # u of an exact agreement on this value = the chance two random records share it.
+        whens = (f"WHEN {tf_gamma} THEN log2({m_tf!r} / greatest(coalesce(tf.tf, {_FLOOR}),"
+                 f" {_FLOOR})) " + whens)
+    return f"CASE gamma_{comp.name} {whens} ELSE 0.0 END AS mw_{comp.name}"
+
+
+def scored_sql(gamma_table: str, target: str, model: Model, prior: float) -> str:
+    """Add per-field weights (mw_*), the total match weight and the match probability."""
+    mws = ",\n           ".join(_mw_sql(c, model) for c in COMPARISONS)
+    total = " + ".join(f"mw_{c.name}" for c in COMPARISONS)
+    prior_bits = float(np.log2(prior / (1 - prior)))
+    return f"""
+    CREATE OR REPLACE TABLE {target} AS
+    WITH w AS (
+        SELECT g.*, {mws}
+        FROM {gamma_table} g LEFT JOIN {NAME_TF} tf ON tf.name_key = g.name_key_l
+    )
+    SELECT * EXCLUDE (name_key_l), {prior_bits!r} + {total} AS match_weight,
+           1 / (1 + pow(2, -({prior_bits!r} + {total}))) AS match_probability
+    FROM w
+    """
+
+
+def train(con, blocked_gammas: str, random_gammas: str, iterations: int) -> Model:
+    """u from random pairs, m from anchor pairs, the match share by EM; store weights."""
+    model = Model(m=estimate_m(con, blocked_gammas),
+                  u=estimate_u(db.df(con, pattern_sql(random_gammas))), prior=0.5)
+    model.prior, model.iterations = refit_prior(con, blocked_gammas, model, iterations)
+    db.put(con, WEIGHTS, model.weights())
+    return model
+
+
+def refit_prior(con, gamma_table: str, model: Model,
+                iterations: int = 100) -> tuple[float, int]:
+    """EM for the match share among a pair set, m and u held fixed; (prior, iterations)."""
+    patterns = db.df(con, pattern_sql(gamma_table))
+    if patterns.empty:
+        return model.prior, 0
+    gammas, counts = _gammas(patterns), patterns["n"].to_numpy(dtype=float)
+    lm, lu, prior = _likelihoods(gammas, model.m), _likelihoods(gammas, model.u), 0.1
+    done = 0
+    while done < iterations:
+        done += 1
+        p = prior * lm / (prior * lm + (1 - prior) * lu)
+        new = float((p * counts).sum() / counts.sum())
+        prior, moved = new, abs(new - prior)
+        if moved < 1e-9:
+            break
+    return min(max(prior, 1e-6), 1 - 1e-6), done

@@ -1,0 +1,72 @@
+"""Comparison keys of persons: std_kemensos and std_bps from the clean tables.
+
+Both sides get the same columns so that every later step can treat a pair of rows
+symmetrically, whichever sources they came from.
+"""
+
+from __future__ import annotations
+
+from reconcile import db
+from reconcile.standardise import address, names
+from reconcile.tables import Table
+
+NAME_TF = "match_name_tf"
+
+# Day-month pairs that clerks type when the real birth date is unknown (domain.md §4).
+PLACEHOLDER_DAYS = ("01-01", "01-07", "31-12")
+
+
+def std_sql(source: Table, target: Table, id_column: str, family_column: str) -> str:
+    """SQL that builds one side's comparison keys."""
+    placeholders = ", ".join(f"'{d}'" for d in PLACEHOLDER_DAYS)
+    return f"""
+    CREATE OR REPLACE TABLE {target} AS
+    WITH names AS (  -- names repeat a lot; run the regex chain once per distinct name
+        SELECT nama, name_key(nama) AS name_key, name_parent(nama) AS name_parent
+        FROM (SELECT DISTINCT nama FROM {source})
+    ), base AS (
+        SELECT rid, {id_column} AS src_id, {family_column} AS family_id,
+               n.name_key, n.name_parent,
+               CASE WHEN regexp_full_match(nik, '[0-9]{{16}}')
+                     AND length(replace(nik, left(nik, 1), '')) > 0 THEN nik END AS nik,
+               coalesce(nik_status = 'valid', false) AS nik_ok,
+               CASE WHEN regexp_full_match(no_kk, '[0-9]{{16}}') THEN no_kk END AS no_kk,
+               tgl_lahir AS dob, jenis_kelamin AS sex,
+               kode_wilayah AS village, alamat
+        FROM {source} s LEFT JOIN names n ON n.nama IS NOT DISTINCT FROM s.nama
+    )
+    SELECT rid, src_id, family_id,
+           name_key, name_sorted(name_key) AS name_sorted, name_parent,
+           list_distinct(string_split(nullif(name_key, ''), ' ')) AS name_tokens,
+           string_split(name_key, ' ')[1] AS name_first,
+           nik, nik_ok, left(nik, 6) AS nik_region, substr(nik, 7, 6) AS nik_date,
+           right(nik, 4) AS nik_serial, no_kk,
+           dob, strftime(dob, '%d-%m') IN ({placeholders}) AS dob_placeholder,
+           year(dob) * 10000 + least(day(dob), month(dob)) * 100
+               + greatest(day(dob), month(dob)) AS dob_key,
+           sex, village, left(village, 8) AS kec, left(village, 5) AS kab,
+           addr_rt(alamat) AS rt, addr_rw(alamat) AS rw,
+           addr_dusun(alamat) AS dusun, addr_street(alamat) AS street
+    FROM base
+    """
+
+
+def name_tf_sql() -> str:
+    """Relative frequency of each name key over both sources (term-frequency table)."""
+    return f"""
+    CREATE OR REPLACE TABLE {NAME_TF} AS
+    WITH keys AS (
+        SELECT name_key FROM {Table.STD_BPS} UNION ALL SELECT name_key FROM {Table.STD_KEMENSOS}
+    )
+    SELECT name_key, count(*) / (SELECT count(*) FROM keys) AS tf
+    FROM keys WHERE name_key <> '' GROUP BY name_key
+    """
+
+
+def standardise(con) -> None:
+    """Write std_kemensos, std_bps and the name frequency table."""
+    names.install(con)
+    address.install(con)
+    db.run(con, std_sql(Table.CLEAN_KEMENSOS, Table.STD_KEMENSOS, "id_penerima", "NULL"))
+    db.run(con, std_sql(Table.CLEAN_BPS, Table.STD_BPS, "id_individu", "id_keluarga"))
+    db.run(con, name_tf_sql())
