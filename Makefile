@@ -53,5 +53,14 @@ lint: install  ## ruff and the architecture contract
 bench: install  ## matching quality and speed against Splink at 200k and 1M register people
 	$(BIN)/reconcile bench --people 200000 --people 1000000
 
+evaluate: install  ## compare the sample run's findings with the generator's truth
+	$(BIN)/reconcile evaluate --out $(OUT) --truth $(SAMPLE)
+
+serve: install  ## local Prefect server on 127.0.0.1 serving the nightly and manual deployments
+	$(BIN)/python -m flows.serve start
+
+stop:  ## stop what `make serve` started
+	$(BIN)/python -m flows.serve stop
+
 clean:  ## remove generated data, runs and the environment
 	rm -rf $(VENV) .state data/sample data/runs data/bench

@@ -49,7 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--mapping", type=Path, help="header mapping file (TOML/CSV)")
     run.add_argument("--pseudonymise", action="store_true",
-                     help="HMAC-tokenise NIK and No KK in the analysts' Parquet")
+                     help="HMAC-tokenise NIK and No KK in the analysts' Parquet "
+                          "(key in RECONCILE_HMAC_KEY)")
+    run.add_argument("--region", action="append", dest="regions", metavar="CODE",
+                     help="only this province or regency code (17, 17.01); repeatable")
+    run.add_argument("--eligibility", type=json.loads, default=None, metavar="JSON",
+                     help='report settings, e.g. \'{"cutoff": {"PKH": 4}}\'')
+    run.add_argument("--force", action="store_true",
+                     help="reconcile again even if the inputs are unchanged")
     run.set_defaults(handler=_run)
 
     bench = sub.add_parser("bench", help="quality and speed against Splink")
@@ -82,13 +89,17 @@ def _run(args: argparse.Namespace) -> int:
     result = reconcile_flow(kemensos=[str(p) for p in args.kemensos], bps=str(args.bps),
                             stats=str(args.stats), out=str(args.out),
                             mapping=str(args.mapping) if args.mapping else None,
-                            pseudonymise=args.pseudonymise)
+                            pseudonymise=args.pseudonymise, regions=args.regions,
+                            eligibility=args.eligibility, force=args.force)
     print(_summary_text(result))
     return 0
 
 
 def _summary_text(result: dict) -> str:
-    lines = [f"\nOutputs: {Path(result['out']).resolve()}  (run {result['run_id']})",
+    header = f"\nOutputs: {Path(result['out']).absolute()}  (run {result['run_id']})"
+    if result.get("skipped"):
+        header += "\n  inputs unchanged since that run: nothing recomputed (--force to rerun)"
+    lines = [header,
              f"  rows reconciled  {result['reconciled_rows']:>9,}",
              f"  persons          {result['persons']:>9,}",
              f"  matched to BPS   {result['share_matched']:>9.1%}",

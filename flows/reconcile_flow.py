@@ -15,24 +15,43 @@ from reconcile.pipeline import Run
 
 @flow(name="reconcile", log_prints=False)
 def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
-                   mapping: str | None = None, pseudonymise: bool = False) -> dict:
-    """Reconcile Kemensos lists with the BPS register and publish the outputs atomically."""
+                   mapping: str | None = None, pseudonymise: bool = False,
+                   regions: list[str] | None = None, eligibility: dict | None = None,
+                   force: bool = False) -> dict:
+    """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
+
+    Args:
+        kemensos: beneficiary lists (CSV, XLSX, Parquet), e.g. one per program.
+        bps: the BPS register file; stats: BPS poverty statistics per regency.
+        out: the output folder, replaced atomically when the run succeeds.
+        mapping: header-mapping file for exports with unusual headers.
+        pseudonymise: NIK and No KK as HMAC tokens in the analysts' Parquet
+            (key in RECONCILE_HMAC_KEY).
+        regions: only these province or regency codes, e.g. ["17"] or ["17.01"].
+        eligibility: report settings, e.g. {"cutoff": {"PKH": 4, "PBI-JK": 5}}.
+        force: reconcile again even if the inputs are unchanged since the last run.
+    """
     config = RunConfig(kemensos=tuple(Path(p) for p in kemensos), bps=Path(bps),
                        stats=Path(stats), out=Path(out),
-                       mapping=Path(mapping) if mapping else None, pseudonymise=pseudonymise)
+                       mapping=Path(mapping) if mapping else None, pseudonymise=pseudonymise,
+                       regions=tuple(regions or ()), eligibility=eligibility or {}, force=force)
     logger = get_run_logger()
+    lineage = tasks.fingerprint(config)
+    previous = tasks.unchanged_run(config, lineage)
+    if previous:
+        logger.info("inputs unchanged since run %s: outputs in %s are current",
+                    previous["run_id"], out)
+        return previous
     run_id = publish.new_run_id()
     logger.info("run %s: %d Kemensos file(s) -> %s", run_id, len(kemensos), out)
     with publish.exclusive(config.out), publish.staging(config.out, run_id) as stage:
-        run = Run(config, run_id, stage)
+        run = Run(config, run_id, stage, facts={"lineage": lineage})
         try:
-            tasks.ingest(run)
-            tasks.validate(run)
-            tasks.link(run)
-            tasks.report(run)
-            summary = tasks.write_outputs(run)
+            for stage_task in tasks.STAGES:
+                run = stage_task(run)
         finally:
             run.work_db.unlink(missing_ok=True)
         publish.publish(stage, config.out, run_id)
-    publish_artifacts(config.out, summary)
-    return {"run_id": run_id, "out": out, "timings": run.timings, **summary}
+    result = run.result()
+    publish_artifacts(config.out, result)
+    return result

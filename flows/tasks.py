@@ -1,11 +1,15 @@
-"""Thin Prefect tasks, one per pipeline stage; the logic lives in `reconcile.pipeline`."""
+"""Thin Prefect tasks, one per pipeline stage; the logic lives in `reconcile.pipeline`.
+
+Each stage task returns the `Run` it was given, so its timings and facts travel back
+to the flow when the task runs in another worker.
+"""
 
 from __future__ import annotations
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from reconcile import pipeline
+from reconcile import outputs, pipeline
 from reconcile.errors import InputError
 
 
@@ -20,32 +24,40 @@ def _retry_unless_bad_input(task, task_run, state) -> bool:
     return False
 
 
-@task(name="ingest", retries=2, retry_delay_seconds=[2, 10],
-      retry_condition_fn=_retry_unless_bad_input, cache_policy=NO_CACHE)
-def ingest(run: pipeline.Run) -> None:
-    """Read every input file into raw tables."""
-    pipeline.ingest(run)
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10],
+              "retry_condition_fn": _retry_unless_bad_input}
 
 
-@task(name="validate", cache_policy=NO_CACHE)
-def validate(run: pipeline.Run) -> None:
-    """Clean values, flag problems, quarantine unusable rows."""
-    pipeline.validate(run)
+@task(name="fingerprint inputs", cache_policy=NO_CACHE, **IO_RETRIES)
+def fingerprint(config) -> dict:
+    """Content hashes of the inputs, code version and parameters (the run's lineage)."""
+    return outputs.lineage(config)
 
 
-@task(name="match", cache_policy=NO_CACHE)
-def link(run: pipeline.Run) -> None:
-    """Standardise, block, score, deduplicate and link to the register."""
-    pipeline.link(run)
+@task(name="compare with published run", cache_policy=NO_CACHE)
+def unchanged_run(config, lineage: dict) -> dict | None:
+    """The published result when it came from the same lineage; heavy stages are skipped."""
+    return outputs.unchanged_run(config, lineage)
 
 
-@task(name="discrepancies", cache_policy=NO_CACHE)
-def report(run: pipeline.Run) -> None:
-    """Find discrepancies and summarise regions."""
-    pipeline.report(run)
+def _stage(name: str, stage_fn, io: bool = False):
+    """A Prefect task running one pipeline stage."""
+    options = IO_RETRIES if io else {}
+
+    @task(name=name, cache_policy=NO_CACHE, **options)
+    def run_stage(run: pipeline.Run) -> pipeline.Run:
+        stage_fn(run)
+        return run
+
+    run_stage.__doc__ = stage_fn.__doc__
+    return run_stage
 
 
-@task(name="outputs", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def write_outputs(run: pipeline.Run) -> dict:
-    """Write Parquet, reports and the manifest into the staging folder."""
-    return pipeline.write_outputs(run)
+STAGES = (
+    _stage("ingest", pipeline.ingest, io=True),
+    _stage("validate", pipeline.validate),
+    _stage("scope", pipeline.scope),
+    _stage("match", pipeline.link),
+    _stage("discrepancies", pipeline.report),
+    _stage("outputs", pipeline.write_outputs, io=True),
+)

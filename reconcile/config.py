@@ -19,6 +19,11 @@ class RunConfig:
         pseudonymise: write the analysts' Parquet with NIK / No KK as HMAC tokens.
         threads: DuckDB threads (default: all cores).
         memory_limit: DuckDB memory limit, e.g. "3GB".
+        regions: keep only these province or regency codes ("17", "17.01"); empty = all.
+        eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
+            reconcile.discrepancies.ReportSettings.from_params.
+        force: run even when the inputs are unchanged since the published run.
+        state: DuckDB file keeping person ids stable across runs (default beside `out`).
     """
 
     kemensos: tuple[Path, ...]
@@ -29,7 +34,15 @@ class RunConfig:
     pseudonymise: bool = False
     threads: int | None = None
     memory_limit: str | None = "3GB"
-    extra: dict = field(default_factory=dict)
+    regions: tuple[str, ...] = ()
+    eligibility: dict = field(default_factory=dict)
+    force: bool = False
+    state: Path | None = None
+
+    @property
+    def state_db(self) -> Path:
+        """Where person ids live between runs."""
+        return self.state or self.out.parent / f".{self.out.name}.state.duckdb"
 
     @property
     def inputs(self) -> tuple[Path, ...]:

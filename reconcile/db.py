@@ -61,7 +61,7 @@ def arrow(con: duckdb.DuckDBPyConnection, sql: str,
     """Run a query and return a pyarrow Table."""
     log.debug("sql: %s", sql)
     try:
-        return con.execute(sql, dict(params) if params else None).to_arrow_table()
+        return con.sql(sql, params=dict(params) if params else None).to_arrow_table()
     except duckdb.Error as exc:
         raise SqlError(f"{exc}\n--- while running ---\n{sql}") from exc
 

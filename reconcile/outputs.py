@@ -13,18 +13,16 @@ import pandas as pd
 
 from reconcile import db
 from reconcile.config import RunConfig
+from reconcile.privacy import pseudonymise_columns
 from reconcile.report import write_report_html, write_report_xlsx
 from reconcile.tables import Table
 
 PARTITION = "kode_kabupaten"
 PACKAGES = ("pandas", "pandera", "rapidfuzz", "prefect", "duckdb", "pyarrow", "numpy")
-QUARANTINE_COLUMNS = ("source", "source_file", "source_row", "reason_code", "reason",
-                      "column_name", "raw_values")
-
 RECONCILED_SQL = f"""
 SELECT k.rid, k.source_file, k.source_row, k.id_penerima, k.program, p.person_id,
        l.id_individu, b.id_keluarga, b.desil, l.match_probability, l.match_type,
-       l.no_match_reason, k.nik, k.nik_status, k.nik_dob_conflict, k.nik_sex_conflict,
+       l.no_match_reason, k.nik, k.nik_status, k.tgl_lahir_status, k.kode_wilayah_status, k.nik_dob_conflict, k.nik_sex_conflict,
        k.no_kk, k.nama, k.tgl_lahir, k.jenis_kelamin, k.alamat, k.kode_wilayah,
        b.nik AS bps_nik, b.kode_wilayah AS bps_kode_wilayah,
        coalesce(left(k.kode_wilayah, 5), left(b.kode_wilayah, 5), 'unknown') AS {PARTITION}
@@ -36,36 +34,62 @@ ORDER BY k.rid
 """
 
 
-def store_quarantine(con: duckdb.DuckDBPyConnection, parts: list[pd.DataFrame]) -> None:
-    """Stack the quarantined rows of every source into one table with fixed columns."""
-    frames = [part.reindex(columns=QUARANTINE_COLUMNS).astype("string") for part in parts]
-    stacked = pd.concat(frames, ignore_index=True)
-    stacked["source_row"] = pd.to_numeric(stacked["source_row"]).astype("Int64")
-    db.put(con, Table.QUARANTINE, stacked)
-
-
 def build_reconciled(con: duckdb.DuckDBPyConnection) -> None:
     """One row per usable Kemensos row, with its person, register match and desil."""
     db.run(con, f"CREATE OR REPLACE TABLE {Table.RECONCILED} AS {RECONCILED_SQL}")
 
 
+def restrict_to_regions(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...]) -> dict:
+    """Drop clean rows outside the requested regions; return the count dropped per file.
+
+    Rows without a usable region code are kept: the filter must not hide them.
+    """
+    codes = ", ".join(f"'{code}'" for code in prefixes)
+    outside = f"kode_wilayah IS NOT NULL AND NOT list_has_any([{codes}], " \
+              "[left(kode_wilayah, 2), left(kode_wilayah, 5), left(kode_wilayah, 8)])"
+    dropped = {}
+    for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
+        counts = db.df(con, f"SELECT source_file, count(*) AS n FROM {table} "
+                            f"WHERE {outside} GROUP BY ALL")
+        dropped.update(zip(counts["source_file"], counts["n"].astype(int), strict=True))
+        db.run(con, f"DELETE FROM {table} WHERE {outside}")
+    return dropped
+
+
 def write_all(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig,
-              run_id: str) -> dict:
+              run_id: str, facts: dict) -> dict:
     """Write every output file into `stage` and return the run's short summary."""
-    db.copy_parquet(con, f"SELECT * FROM {Table.RECONCILED}", stage / "reconciled.parquet",
-                    partition_by=PARTITION)
+    write_reconciled(con, stage, config.pseudonymise)
     db.copy_parquet(con, f"SELECT * FROM {Table.QUARANTINE}", stage / "quarantine.parquet")
     db.copy_parquet(con, f"SELECT * FROM {Table.DISCREPANCIES}",
                     stage / "discrepancies.parquet")
     db.copy_parquet(con, f"SELECT * FROM {Table.REGION_SUMMARY}",
                     stage / "region_summary.parquet")
-    summary = summarise(con)
+    summary = summarise(con, facts)
     write_report_html(con, stage / "report.html", {"run_id": run_id, **summary})
     write_report_xlsx(con, stage / "report.xlsx")
     return summary
 
 
-def summarise(con: duckdb.DuckDBPyConnection) -> dict:
+def write_reconciled(con: duckdb.DuckDBPyConnection, stage: Path, pseudonymise: bool) -> None:
+    """The analysts' table, partitioned by regency.
+
+    Pseudonymised, NIK and No KK become keyed HMAC tokens and names and addresses are
+    left out; the identified table then goes only to `restricted/` (owner-only access).
+    """
+    query = f"SELECT * FROM {Table.RECONCILED}"
+    if not pseudonymise:
+        db.copy_parquet(con, query, stage / "reconciled.parquet", partition_by=PARTITION)
+        return
+    restricted = stage / "restricted"
+    restricted.mkdir(mode=0o700)
+    db.copy_parquet(con, query, restricted / "reconciled.parquet", partition_by=PARTITION)
+    tokens = pseudonymise_columns(con, Table.RECONCILED, ("nik", "no_kk", "bps_nik"))
+    db.copy_parquet(con, f"SELECT * EXCLUDE (nama, alamat) FROM {tokens}",
+                    stage / "reconciled.parquet", partition_by=PARTITION)
+
+
+def summarise(con: duckdb.DuckDBPyConnection, facts: dict) -> dict:
     """The handful of numbers printed at the end of a run."""
     row = db.df(con, f"""
         SELECT count(*) AS rows, count(DISTINCT person_id) AS persons,
@@ -81,33 +105,68 @@ def summarise(con: duckdb.DuckDBPyConnection) -> dict:
         "share_matched": float(row["share_matched"] or 0),
         "quarantined_rows": db.count(con, Table.QUARANTINE),
         "discrepancies": dict(zip(findings["category"], findings["n"].astype(int), strict=True)),
-        "rows_per_file": rows_per_file(con),
+        "rows_per_file": rows_per_file(con, facts["rows_read"],
+                                       facts.get("out_of_scope", {})),
     }
 
 
-def rows_per_file(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Row accounting per Kemensos file: read = reconciled + quarantined."""
-    frame = db.df(con, f"""
-        WITH kept AS (SELECT source_file, count(*) AS n FROM {Table.RECONCILED} GROUP BY ALL),
-             quar AS (SELECT source_file, count(*) AS n FROM {Table.QUARANTINE}
-                      WHERE source = 'kemensos' GROUP BY ALL)
-        SELECT source_file, coalesce(kept.n, 0) AS reconciled, coalesce(quar.n, 0) AS quarantined,
-               coalesce(kept.n, 0) + coalesce(quar.n, 0) AS rows_read
-        FROM kept FULL JOIN quar USING (source_file) ORDER BY source_file""")
-    return frame.to_dict(orient="records")
+def rows_per_file(con: duckdb.DuckDBPyConnection, rows_read: dict[str, int],
+                  out_of_scope: dict[str, int]) -> list[dict]:
+    """Row accounting per input file: read = kept + quarantined + outside the region filter.
+
+    Kept Kemensos rows are exactly the rows of reconciled.parquet; kept register rows are
+    the clean register rows every link and family count is drawn from.
+    """
+    kept = db.df(con, f"""
+        SELECT source_file, count(*) AS kept FROM {Table.RECONCILED} GROUP BY ALL
+        UNION ALL SELECT source_file, count(*) FROM {Table.CLEAN_BPS} GROUP BY ALL
+        UNION ALL SELECT source_file, count(*) FROM {Table.CLEAN_STATS} GROUP BY ALL""")
+    quarantined = db.df(con, f"SELECT source_file, count(*) AS quarantined "
+                             f"FROM {Table.QUARANTINE} GROUP BY ALL")
+    table = pd.DataFrame({"source_file": list(rows_read), "rows_read": list(rows_read.values())})
+    table["out_of_scope"] = table["source_file"].map(out_of_scope).fillna(0)
+    table = (table.merge(kept, on="source_file", how="outer")
+             .merge(quarantined, on="source_file", how="outer").fillna(0))
+    counts = ["rows_read", "kept", "quarantined", "out_of_scope"]
+    table[counts] = table[counts].astype(int)
+    table["balanced"] = table["rows_read"] == table[counts[1:]].sum(axis=1)
+    return table.sort_values("source_file").to_dict(orient="records")
 
 
-def write_manifest(stage: Path, config: RunConfig, run_id: str, timings: dict,
-                   facts: dict) -> None:
-    """Lineage of the run: inputs and their hashes, counts, versions, timings, parameters."""
-    manifest = {
-        "run_id": run_id,
+def lineage(config: RunConfig) -> dict:
+    """What determines a run's result: code version, parameters and input content hashes."""
+    facts = {
         "code_version": code_version(),
         "parameters": {"kemensos": [str(p) for p in config.kemensos], "bps": str(config.bps),
-                       "stats": str(config.stats), "out": str(config.out),
-                       "pseudonymise": config.pseudonymise},
+                       "stats": str(config.stats), "mapping": str(config.mapping or ""),
+                       "pseudonymise": config.pseudonymise, "regions": list(config.regions),
+                       "eligibility": config.eligibility},
         "inputs": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
-                   for p in config.inputs],
+                   for p in (*config.inputs, *([config.mapping] if config.mapping else []))],
+    }
+    canonical = json.dumps(facts, sort_keys=True, default=str).encode()
+    return {**facts, "fingerprint": hashlib.sha256(canonical).hexdigest()}
+
+
+def unchanged_run(config: RunConfig, current: dict) -> dict | None:
+    """The published run's result when it came from exactly these inputs, else None."""
+    manifest_path = config.out / "manifest.json"
+    if config.force or not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("lineage", {}).get("fingerprint") != current["fingerprint"]:
+        return None
+    return {"run_id": manifest["run_id"], "out": str(config.out), "skipped": True,
+            "timings": {}, **manifest.get("summary", {})}
+
+
+def write_manifest(stage: Path, run_id: str, timings: dict, facts: dict) -> None:
+    """Lineage of the run: inputs and their hashes, counts, versions, timings, parameters."""
+    summary = facts.get("summary", {})
+    manifest = {
+        "run_id": run_id,
+        "inputs": facts.get("lineage", {}).get("inputs", []),
+        "rows_per_file": summary.get("rows_per_file", []),
         "packages": {name: metadata.version(name) for name in PACKAGES},
         "timings_s": timings,
         **facts,

@@ -16,11 +16,10 @@ from pathlib import Path
 from reconcile import db, outputs, publish
 from reconcile.config import RunConfig
 from reconcile.discrepancies import ReportSettings, find_discrepancies
-from reconcile.ingest import read_bps, read_kemensos, read_stats
+from reconcile.ingest import load_inputs
 from reconcile.match import match
 from reconcile.region_summary import summarise_regions
-from reconcile.tables import Table
-from reconcile.validate import clean_bps, clean_kemensos, clean_stats
+from reconcile.validate import validate_inputs
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,12 @@ class Run:
     stage_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
     facts: dict = field(default_factory=dict)
+
+    def result(self) -> dict:
+        """What a finished run reports: where its outputs are, its summary and timings."""
+        return {"run_id": self.run_id, "out": str(self.config.out), "skipped": False,
+                "timings": self.timings, **self.facts.get("summary", {}),
+                "match": self.facts.get("match", {})}
 
     @property
     def work_db(self) -> Path:
@@ -56,32 +61,21 @@ class Run:
 
 def ingest(run: Run) -> None:
     """Read every input into raw tables; raise InputError before anything is written."""
-    cfg = run.config
-    frames = {
-        Table.RAW_KEMENSOS: read_kemensos(cfg.kemensos, cfg.mapping),
-        Table.RAW_BPS: read_bps(cfg.bps, cfg.mapping),
-        Table.RAW_STATS: read_stats(cfg.stats),
-    }
     with run.connect("ingest") as con:
-        for name, frame in frames.items():
-            db.put(con, name, frame)
-        run.facts["rows_read"] = {name.value: len(frame) for name, frame in frames.items()}
+        run.facts["rows_read"] = load_inputs(con, run.config)
 
 
 def validate(run: Run) -> None:
     """Clean and flag every value; quarantine only rows that cannot be used at all."""
     with run.connect("validate") as con:
-        quarantined = []
-        for raw, clean, cleaner, source in (
-            (Table.RAW_KEMENSOS, Table.CLEAN_KEMENSOS, clean_kemensos, "kemensos"),
-            (Table.RAW_BPS, Table.CLEAN_BPS, clean_bps, "bps"),
-            (Table.RAW_STATS, Table.CLEAN_STATS, clean_stats, "stats"),
-        ):
-            good, bad = cleaner(db.df(con, f"SELECT * FROM {raw}"))
-            db.put(con, clean, good)
-            bad = bad.assign(source=source) if "source" not in bad.columns else bad
-            quarantined.append(bad)
-        outputs.store_quarantine(con, quarantined)
+        run.facts["validation"] = validate_inputs(con)
+
+
+def scope(run: Run) -> None:
+    """Keep only the regions asked for (a province or regency filter); count the rest."""
+    prefixes = run.config.regions
+    with run.connect("scope") as con:
+        run.facts["out_of_scope"] = outputs.restrict_to_regions(con, prefixes) if prefixes else {}
 
 
 def link(run: Run) -> None:
@@ -91,9 +85,9 @@ def link(run: Run) -> None:
         outputs.build_reconciled(con)
 
 
-def report(run: Run, settings: ReportSettings | None = None) -> None:
+def report(run: Run) -> None:
     """Find discrepancies and summarise coverage per region."""
-    settings = settings or ReportSettings()
+    settings = ReportSettings.from_params(run.config.eligibility)
     with run.connect("discrepancies") as con:
         find_discrepancies(con, settings)
         summarise_regions(con, settings)
@@ -102,24 +96,33 @@ def report(run: Run, settings: ReportSettings | None = None) -> None:
 def write_outputs(run: Run) -> dict:
     """Write Parquet, the reports and the manifest into the staging folder."""
     with run.connect("outputs") as con:
-        summary = outputs.write_all(con, run.stage_dir, run.config, run.run_id)
+        summary = outputs.write_all(con, run.stage_dir, run.config, run.run_id, run.facts)
     run.facts["summary"] = summary
-    outputs.write_manifest(run.stage_dir, run.config, run.run_id, run.timings, run.facts)
+    outputs.write_manifest(run.stage_dir, run.run_id, run.timings, run.facts)
     return summary
 
 
-STAGES = (ingest, validate, link, report, write_outputs)
+STAGES = (ingest, validate, scope, link, report, write_outputs)
 
 
 def run_pipeline(config: RunConfig) -> dict:
-    """Run every stage in this process and publish the outputs atomically."""
+    """Run every stage in this process and publish the outputs atomically.
+
+    Unless `config.force`, inputs identical (by content hash, code version and
+    parameters) to those of the published run are not reconciled again.
+    """
+    lineage = outputs.lineage(config)
+    previous = outputs.unchanged_run(config, lineage)
+    if previous:
+        log.info("inputs unchanged since run %s; nothing to do", previous["run_id"])
+        return previous
     run_id = publish.new_run_id()
     with publish.exclusive(config.out), publish.staging(config.out, run_id) as stage:
-        run = Run(config, run_id, stage)
+        run = Run(config, run_id, stage, facts={"lineage": lineage})
         try:
             for stage_fn in STAGES:
                 stage_fn(run)
         finally:
             run.work_db.unlink(missing_ok=True)
         publish.publish(stage, config.out, run_id)
-    return {"run_id": run_id, "out": str(config.out), "timings": run.timings, **run.facts}
+    return run.result()

@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,7 +66,14 @@ def staging(out: Path, run_id: str) -> Iterator[Path]:
         yield stage
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
+        _remove_if_empty(stage.parent)
         raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """A first run that failed leaves nothing behind, not even an empty versions folder."""
+    with suppress(OSError):
+        folder.rmdir()
 
 
 def publish(stage: Path, out: Path, run_id: str) -> Path:

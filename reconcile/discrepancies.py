@@ -1,0 +1,180 @@
+"""Discrepancies: one row per finding an officer can act on (fixed category names).
+
+Every finding is a set-based query over the reconciled rows and the register. Evidence
+texts are short and never carry a full NIK or a name: this table is public to officers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from reconcile import db
+from reconcile.privacy import mask_sql
+from reconcile.tables import PROGRAMS, Table
+
+CATEGORIES = ("not_in_register", "inclusion_error", "exclusion_error", "duplicate_enrolment",
+              "invalid_nik", "placeholder_nik", "nik_dob_conflict", "nik_mismatch",
+              "region_mismatch")
+COLUMNS = ("category", "severity", "source", "record_id", "person_id", "id_individu",
+           "id_keluarga", "program", "kode_wilayah", "evidence", "action_id", "action_en",
+           "cost")
+ACTIONS = {
+    "not_in_register": (
+        "Verifikasi lapangan; usulkan masuk DTSEN bila layak",
+        "Verify in the field; propose for DTSEN registration if eligible"),
+    "inclusion_error": (
+        "Tinjau kelayakan; usulkan graduasi bila keluarga sudah mampu",
+        "Review eligibility; propose graduation if the family is better off"),
+    "exclusion_error": (
+        "Kunjungi keluarga; usulkan sebagai penerima bantuan",
+        "Visit the family; propose it for enrolment"),
+    "duplicate_enrolment": (
+        "Hapus kepesertaan ganda; pertahankan satu",
+        "Remove the extra enrolment; keep one"),
+    "invalid_nik": (
+        "Perbaiki NIK dengan KTP/KK dan padankan ke Dukcapil",
+        "Correct the NIK from the ID card or KK and check it with Dukcapil"),
+    "placeholder_nik": (
+        "Isi NIK yang sebenarnya dari KTP/KK",
+        "Enter the real NIK from the ID card or KK"),
+    "nik_dob_conflict": (
+        "Cocokkan tanggal lahir dan jenis kelamin dengan KTP",
+        "Check date of birth and sex against the ID card"),
+    "nik_mismatch": (
+        "Periksa NIK penerima terhadap DTSEN; perbaiki salah satunya",
+        "Check the beneficiary's NIK against DTSEN; correct whichever is wrong"),
+    "region_mismatch": (
+        "Perbarui domisili penerima atau data DTSEN",
+        "Update the beneficiary's domicile or the DTSEN record"),
+}
+DEFAULT_CUTOFFS = {"PKH": 4, "BPNT": 4, "BLT": 4, "PBI-JK": 5}
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Eligibility and costing rules of the report.
+
+    cutoff: the highest desil each program is meant for; default_cutoff for the others.
+    exclusion_desil: families at or below this desil with no enrolment are exclusion errors.
+    benefit: yearly benefit per program in rupiah, to cost duplicate enrolments.
+    """
+
+    cutoff: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CUTOFFS))
+    default_cutoff: int = 4
+    exclusion_desil: int = 1
+    benefit: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> ReportSettings:
+        """Settings from flow parameters; unknown keys or programs are refused by name."""
+        params = dict(params or {})
+        unknown = set(params) - {"cutoff", "default_cutoff", "exclusion_desil", "benefit"}
+        if unknown:
+            raise ValueError(f"unknown eligibility setting(s) {sorted(unknown)}; expected "
+                             "cutoff, default_cutoff, exclusion_desil, benefit")
+        for key in ("cutoff", "benefit"):
+            bad = set(params.get(key, {})) - set(PROGRAMS)
+            if bad:
+                raise ValueError(f"{key}: unknown program(s) {sorted(bad)}; use {PROGRAMS}")
+        return cls(cutoff={**DEFAULT_CUTOFFS, **params.get("cutoff", {})},
+                   default_cutoff=int(params.get("default_cutoff", 4)),
+                   exclusion_desil=int(params.get("exclusion_desil", 1)),
+                   benefit={k: float(v) for k, v in params.get("benefit", {}).items()})
+
+    def cutoff_sql(self, program: str = "program") -> str:
+        """SQL giving a row's program cut-off."""
+        cases = " ".join(f"WHEN '{p}' THEN {int(c)}" for p, c in self.cutoff.items())
+        return f"CASE {program} {cases} ELSE {int(self.default_cutoff)} END"
+
+    def benefit_sql(self, program: str = "program") -> str:
+        """SQL giving a row's yearly benefit, NULL where none is configured."""
+        if not self.benefit:
+            return "NULL::DOUBLE"
+        cases = " ".join(f"WHEN '{p}' THEN {float(v)}" for p, v in self.benefit.items())
+        return f"CASE {program} {cases} END"
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _kemensos(category: str, severity: str, where: str, evidence: str,
+              cost: str = "NULL::DOUBLE") -> str:
+    action_id, action_en = ACTIONS[category]
+    return f"""
+    SELECT '{category}' AS category, {severity} AS severity, 'kemensos' AS source,
+           id_penerima AS record_id, person_id, id_individu, id_keluarga, program,
+           coalesce(kode_wilayah, bps_kode_wilayah) AS kode_wilayah, {evidence} AS evidence,
+           {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, {cost} AS cost, rid
+    FROM enrolments WHERE {where}"""
+
+
+def finding_queries(settings: ReportSettings) -> list[str]:
+    """One query per category over `enrolments` (reconciled plus row order)."""
+    masked_k, masked_b = mask_sql("nik"), mask_sql("bps_nik")
+    return [
+        _kemensos("not_in_register", "'high'", "id_individu IS NULL",
+                  "coalesce(no_match_reason, 'tidak ditemukan di DTSEN / not in register')"),
+        _kemensos("inclusion_error",
+                  f"CASE WHEN desil >= {settings.cutoff_sql()} + 3 THEN 'high' ELSE 'medium' END",
+                  f"desil > {settings.cutoff_sql()}",
+                  f"'desil ' || desil || ' > batas/cut-off ' || {settings.cutoff_sql()}"),
+        _kemensos("duplicate_enrolment", "'high'", "enrolment_no > 1",
+                  "'pendaftaran ke-' || enrolment_no || ' untuk orang yang sama di ' || program"
+                  " || ' / enrolment ' || enrolment_no || ' of the same person'",
+                  settings.benefit_sql()),
+        _kemensos("invalid_nik", "CASE WHEN nik_status = 'blank' THEN 'medium' ELSE 'high' END",
+                  "nik_status IN ('blank', 'excel_damaged', 'bad_length', 'is_kk', 'temporary',"
+                  " 'bad_date', 'bad_region')", "'NIK: ' || nik_status"),
+        _kemensos("placeholder_nik", "'high'", "nik_status = 'placeholder'",
+                  "'NIK berisi nol/angka berulang / placeholder NIK'"),
+        _kemensos("nik_dob_conflict", "'low'", "nik_dob_conflict OR nik_sex_conflict",
+                  "concat_ws('; ', CASE WHEN nik_dob_conflict THEN 'tanggal lahir di NIK "
+                  "berbeda / NIK date differs' END, CASE WHEN nik_sex_conflict THEN "
+                  "'jenis kelamin di NIK berbeda / NIK sex differs' END)"),
+        _kemensos("nik_mismatch", "'medium'",
+                  "id_individu IS NOT NULL AND nik IS NOT NULL AND bps_nik IS NOT NULL "
+                  "AND nik <> bps_nik",
+                  f"'NIK ' || {masked_k} || ' <> DTSEN ' || {masked_b}"),
+        _kemensos("region_mismatch",
+                  "CASE WHEN left(kode_wilayah, 8) = left(bps_kode_wilayah, 8) "
+                  "THEN 'low' ELSE 'medium' END",
+                  "id_individu IS NOT NULL AND kode_wilayah <> bps_kode_wilayah",
+                  "'terdaftar di/enrolled in ' || kode_wilayah || ', DTSEN: ' "
+                  "|| bps_kode_wilayah"),
+    ]
+
+
+def exclusion_sql(settings: ReportSettings) -> str:
+    """Poorest register families none of whose members is enrolled in any program."""
+    action_id, action_en = ACTIONS["exclusion_error"]
+    return f"""
+    SELECT 'exclusion_error' AS category, 'high' AS severity, 'bps' AS source,
+           b.id_keluarga AS record_id, NULL AS person_id, NULL AS id_individu, b.id_keluarga,
+           NULL AS program, any_value(b.kode_wilayah ORDER BY b.rid) AS kode_wilayah,
+           'desil ' || min(b.desil) || ', ' || count(*) || ' anggota/members, tanpa bantuan / '
+           || 'no enrolment' AS evidence,
+           {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, NULL::DOUBLE AS cost,
+           NULL::BIGINT AS rid
+    FROM {Table.CLEAN_BPS} b
+    WHERE b.desil <= {int(settings.exclusion_desil)} AND b.id_keluarga IS NOT NULL
+      AND b.id_keluarga NOT IN (SELECT id_keluarga FROM {Table.RECONCILED}
+                                WHERE id_keluarga IS NOT NULL)
+    GROUP BY b.id_keluarga"""
+
+
+def find_discrepancies(con: duckdb.DuckDBPyConnection, settings: ReportSettings) -> dict:
+    """Write the discrepancies table; return the number of findings per category."""
+    db.run(con, f"""CREATE OR REPLACE TEMP VIEW enrolments AS
+        SELECT *, row_number() OVER (PARTITION BY person_id, program ORDER BY rid) AS enrolment_no
+        FROM {Table.RECONCILED}""")
+    union = " UNION ALL ".join([*finding_queries(settings), exclusion_sql(settings)])
+    order = ", ".join(f"'{c}'" for c in CATEGORIES)
+    db.run(con, f"""CREATE OR REPLACE TABLE {Table.DISCREPANCIES} AS
+        SELECT {', '.join(COLUMNS)} FROM ({union})
+        ORDER BY list_position([{order}], category), kode_wilayah NULLS LAST, rid, record_id""")
+    counts = db.df(con, f"SELECT category, count(*) AS n FROM {Table.DISCREPANCIES} GROUP BY 1")
+    return dict(zip(counts["category"], counts["n"].astype(int), strict=True))

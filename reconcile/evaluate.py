@@ -1,0 +1,54 @@
+"""Evaluate a run's findings against the generator's truth (synthetic data only).
+
+Precision and recall per category: of the rows the run flagged, how many the truth
+flags, and of the rows the truth flags, how many the run found.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+CATEGORIES = {
+    "inclusion_error": "is_inclusion_error",
+    "not_in_register": "is_not_in_register",
+    "duplicate_enrolment": "is_duplicate_enrolment",
+}
+
+
+def evaluate_run(out_dir: Path, truth_dir: Path, exclusion_desil: int = 1) -> pd.DataFrame:
+    """One row per category: flagged, true, correct, precision and recall."""
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW found AS SELECT * FROM '{Path(out_dir) / 'discrepancies.parquet'}'")
+    con.execute(f"CREATE VIEW truth AS SELECT * FROM '{Path(truth_dir) / 'truth_kemensos.parquet'}'")
+    rows = [_rows_vs_truth(con, category, flag) for category, flag in CATEGORIES.items()]
+    rows.append(_exclusion_vs_truth(con, Path(truth_dir), exclusion_desil))
+    frame = pd.DataFrame(rows)
+    frame["precision"] = (frame["correct"] / frame["flagged"]).round(4)
+    frame["recall"] = (frame["correct"] / frame["true"]).round(4)
+    return frame
+
+
+def _rows_vs_truth(con: duckdb.DuckDBPyConnection, category: str, flag: str) -> dict:
+    flagged, true, correct = con.execute(f"""
+        WITH f AS (SELECT DISTINCT record_id FROM found WHERE category = '{category}'),
+             t AS (SELECT id_penerima AS record_id FROM truth WHERE {flag})
+        SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM t),
+               (SELECT count(*) FROM f JOIN t USING (record_id))""").fetchone()
+    return {"category": category, "flagged": flagged, "true": true, "correct": correct}
+
+
+def _exclusion_vs_truth(con: duckdb.DuckDBPyConnection, truth_dir: Path, desil: int) -> dict:
+    """True exclusion errors: poorest register families with no true enrolment."""
+    register = truth_dir / "bps_register.parquet"
+    flagged, true, correct = con.execute(f"""
+        WITH f AS (SELECT DISTINCT record_id FROM found WHERE category = 'exclusion_error'),
+             t AS (SELECT DISTINCT id_keluarga AS record_id FROM '{register}'
+                   WHERE try_cast(desil AS INT) <= {int(desil)}
+                     AND id_keluarga NOT IN (SELECT true_id_keluarga FROM truth
+                                             WHERE true_id_keluarga IS NOT NULL))
+        SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM t),
+               (SELECT count(*) FROM f JOIN t USING (record_id))""").fetchone()
+    return {"category": "exclusion_error", "flagged": flagged, "true": true, "correct": correct}

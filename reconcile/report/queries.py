@@ -1,0 +1,61 @@
+"""SQL shared by the HTML and Excel reports: aggregates run in DuckDB, not in Python.
+
+Free text from the discrepancy table passes through `safe_text_sql` first. The upstream
+contract says evidence never holds a full NIK; masking any 16-digit run again costs
+nothing and keeps the reports safe if that contract is ever broken.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from reconcile import db
+from reconcile.report.labels import REGION_COLUMNS
+from reconcile.tables import Table
+
+DISCREPANCIES = Table.DISCREPANCIES
+REGION_SUMMARY = Table.REGION_SUMMARY
+RECONCILED = Table.RECONCILED
+
+# A digit run as long as a NIK or KK number (16), possibly longer: keep 4 + 4 digits.
+_LONG_DIGITS = r"(\d{4})\d{8,}(\d{4})"
+# Control characters Excel and XML 1.0 reject (tab, LF and CR are allowed).
+_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+
+SEVERITY_RANK_SQL = "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 " \
+                    "WHEN 'low' THEN 2 ELSE 3 END"
+# Dotted codes: the regency is the first 5 characters ('17.01.02.2003' -> '17.01').
+REGENCY_SQL = "coalesce(left(kode_wilayah, 5), '')"
+
+
+def safe_text_sql(column: str) -> str:
+    """SQL for a text column with long digit runs masked and control characters removed."""
+    masked = f"regexp_replace({column}::VARCHAR, '{_LONG_DIGITS}', '\\1********\\2', 'g')"
+    return f"regexp_replace({masked}, '{_CONTROL}', '', 'g')"
+
+
+def category_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Findings per category and severity, with the amount involved where known."""
+    return db.df(con, f"""
+        SELECT category,
+               count(*) AS n,
+               count(*) FILTER (WHERE severity = 'high') AS n_high,
+               count(*) FILTER (WHERE severity = 'medium') AS n_medium,
+               count(*) FILTER (WHERE severity = 'low') AS n_low,
+               sum(cost) AS cost
+        FROM {DISCREPANCIES} GROUP BY category ORDER BY category""")
+
+
+def region_rows(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame:
+    """Region summary rows of one level ('kabupaten' or 'kecamatan'), by code."""
+    columns = ", ".join(REGION_COLUMNS)
+    return db.df(con, f"SELECT {columns} FROM {REGION_SUMMARY} WHERE level = $level "
+                      "ORDER BY kode_wilayah", {"level": level})
+
+
+def regency_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Regency code -> name, from the region summary."""
+    rows = db.df(con, f"SELECT kode_wilayah, any_value(nama_wilayah) AS nama "
+                      f"FROM {REGION_SUMMARY} WHERE level = 'kabupaten' GROUP BY ALL")
+    return dict(zip(rows["kode_wilayah"], rows["nama"].fillna(""), strict=True))

@@ -1,0 +1,230 @@
+"""Validate: clean every value, flag every problem, quarantine only unusable rows.
+
+A bad NIK is a finding, not a reason to drop a row: the person can still be matched by
+name, birth date and place (domain.md §0). A row goes to quarantine only when nothing
+in it can identify anyone, or when it did not parse; it keeps its file, row and reason.
+All of it is set-based SQL over the raw tables.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from reconcile import db, reference
+from reconcile.ingest import REJECTS
+from reconcile.privacy import mask_sql
+from reconcile.tables import Table
+
+NIK_STATUSES = ("valid", "blank", "placeholder", "excel_damaged", "bad_length", "is_kk",
+                "temporary", "bad_date", "bad_region")
+USABLE_NIK = ("valid", "temporary", "bad_region", "bad_date")
+REGIONS = "ref_regions"
+CROSSWALK = "ref_bps_kecamatan"
+
+MACROS = {
+    # NIK / KK as typed: apostrophes, spaces, dots and dashes are formatting, not digits.
+    "id_digits": "s -> nullif(regexp_replace(trim(s), '^''|[\\s.\\-]', '', 'g'), '')",
+    "nik_status": r"""(raw, nik, kk, numeric_cell) -> CASE
+        WHEN raw IS NULL OR trim(raw) IN ('', '-', '0') THEN 'blank'
+        WHEN length(replace(nik, left(nik, 1), '')) = 0
+             OR nik IN ('1234567890123456', '0123456789012345') THEN 'placeholder'
+        WHEN regexp_matches(upper(raw), '[0-9]E\+?[0-9]') OR (numeric_cell AND length(nik) >= 16)
+             OR (regexp_full_match(nik, '[0-9]{16}') AND right(nik, 4) = '0000')
+             THEN 'excel_damaged'
+        WHEN NOT regexp_full_match(nik, '[0-9]{16}') THEN 'bad_length'
+        WHEN nik = kk THEN 'is_kk'
+        WHEN left(nik, 1) = '0' THEN 'temporary'
+        WHEN nik_birth(nik, 19) IS NULL AND nik_birth(nik, 20) IS NULL THEN 'bad_date'
+        WHEN left(nik, 2) || '.' || substr(nik, 3, 2) NOT IN (SELECT kode FROM ref_regions)
+             THEN 'bad_region'
+        ELSE 'valid' END""",
+    # The birth date a NIK encodes, for a century; women have 40 added to the day.
+    "nik_birth": """(nik, century) -> try_strptime(
+        (try_cast(substr(nik, 7, 2) AS INT) % 40)::VARCHAR || '-' || substr(nik, 9, 2) || '-'
+        || century::VARCHAR || substr(nik, 11, 2), '%d-%m-%Y')::DATE""",
+    # Dates as exported: ISO, DD-MM-YYYY, DD/MM/YYYY, with a 0:00:00 tail, Excel serials.
+    "parse_date": r"""s -> CASE
+        WHEN regexp_full_match(trim(s), '[0-9]{5}(\.0+)?')
+             THEN DATE '1899-12-30' + CAST(CAST(trim(s) AS DOUBLE) AS INTEGER)
+        ELSE try_strptime(regexp_replace(trim(s), '[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?$', ''),
+             ['%Y-%m-%d', '%d-%m-%Y', '%d/%m/%Y', '%Y/%m/%d', '%d.%m.%Y'])::DATE END""",
+    "parse_sex": """s -> CASE
+        WHEN upper(trim(s)) IN ('L', 'LK', 'LAKI-LAKI', 'LAKI LAKI', 'LAKI', '1', 'M', 'MALE', 'PRIA')
+             THEN 'L'
+        WHEN upper(trim(s)) IN ('P', 'PR', 'PEREMPUAN', 'WANITA', '2', 'F', 'FEMALE', 'W')
+             THEN 'P' END""",
+    "parse_program": """s -> CASE regexp_replace(upper(s), '[^A-Z]', '', 'g')
+        WHEN 'PKH' THEN 'PKH' WHEN 'BPNT' THEN 'BPNT' WHEN 'SEMBAKO' THEN 'BPNT'
+        WHEN 'PBIJK' THEN 'PBI-JK' WHEN 'PBI' THEN 'PBI-JK' WHEN 'BLT' THEN 'BLT'
+        WHEN 'BLTDD' THEN 'BLT' ELSE nullif(upper(trim(s)), '') END""",
+    # Region codes dotted or not, with lost zeros ('17.1.1.2003'); widths 2.2.2.4.
+    "region_code": r"""s -> CASE WHEN contains(s, '.') THEN array_to_string(list_transform(
+            string_split(regexp_replace(s, '[^0-9.]', '', 'g'), '.')[1:4],
+            lambda x, i: lpad(x, [2, 2, 2, 4][i], '0')), '.')
+        ELSE undotted_code(regexp_replace(s, '[^0-9]', '', 'g')) END""",
+    "undotted_code": r"""x -> CASE length(x) WHEN 2 THEN x WHEN 4 THEN x[1:2] || '.' || x[3:4]
+        WHEN 6 THEN x[1:2] || '.' || x[3:4] || '.' || x[5:6]
+        WHEN 10 THEN x[1:2] || '.' || x[3:4] || '.' || x[5:6] || '.' || x[7:10] END""",
+    "blank": "s -> s IS NULL OR trim(s) IN ('', '-')",
+}
+
+
+MACRO_ORDER = ("id_digits", "nik_birth", "nik_status", "parse_date", "parse_sex",
+               "parse_program", "undotted_code", "region_code", "blank")
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    """Reference tables and the cleaning macros."""
+    regions = reference.load_regions()[["kode", "level", "nama"]]
+    db.put(con, REGIONS, regions)
+    crosswalk = reference.load_bps_crosswalk("kecamatan")[["kode_bps", "kode_dagri_dotted"]]
+    db.put(con, CROSSWALK, crosswalk)
+    for name in MACRO_ORDER:
+        body = MACROS[name]
+        db.run(con, f"CREATE OR REPLACE MACRO {name}{_params(body)}")
+
+
+def _params(body: str) -> str:
+    """'(a, b) -> expr' as DuckDB's '(a, b) AS (expr)'."""
+    args, _, expr = body.partition("->")
+    args = args.strip()
+    return f"{args if args.startswith('(') else '(' + args + ')'} AS ({expr.strip()})"
+
+
+def person_sql(source: Table) -> str:
+    """Cleaned person columns shared by both sources, as a SELECT list over raw `r`."""
+    return """
+        r.source_file, r.source_row,
+        id_digits(r.nik) AS nik_digits, r.nik AS nik_raw,
+        nik_status(r.nik, id_digits(r.nik), id_digits(r.no_kk),
+                   coalesce(contains(r.numeric_id_cells, 'nik'), false)) AS nik_status,
+        CASE WHEN regexp_full_match(id_digits(r.no_kk), '[0-9]{16}') THEN id_digits(r.no_kk) END
+            AS no_kk,
+        nullif(regexp_replace(trim(r.nama), '\\s+', ' ', 'g'), '') AS nama,
+        parse_date(r.tgl_lahir) AS tgl_lahir, r.tgl_lahir AS tgl_lahir_raw,
+        parse_sex(r.jenis_kelamin) AS jenis_kelamin,
+        nullif(trim(r.alamat), '') AS alamat,
+        region_code(r.kode_wilayah) AS kode_region, r.kode_wilayah AS kode_wilayah_raw"""
+
+
+def clean_sql(source: Table, target: Table, extra: str) -> str:
+    """Create a clean table from a raw one: typed values, statuses and conflict flags."""
+    return f"""
+    CREATE OR REPLACE TABLE {target} AS
+    WITH cleaned AS (SELECT {person_sql(source)}, {extra} FROM {source} r),
+    placed AS (
+        SELECT c.*, CASE
+            WHEN kode_region IS NULL THEN NULL
+            WHEN kode_region IN (SELECT kode FROM {REGIONS}) THEN kode_region
+            WHEN length(kode_region) = 13 THEN (SELECT kode_dagri_dotted FROM {CROSSWALK}
+                WHERE kode_bps = left(replace(kode_region, '.', ''), 7)) END AS kode_wilayah
+        FROM cleaned c)
+    SELECT row_number() OVER (ORDER BY source_file, source_row) - 1 AS rid, * EXCLUDE (
+               nik_digits, kode_region),
+           CASE WHEN regexp_full_match(nik_digits, '[0-9]{{16}}') THEN nik_digits END AS nik,
+           CASE WHEN kode_wilayah_raw IS NULL OR trim(kode_wilayah_raw) = '' THEN 'blank'
+                WHEN kode_wilayah = kode_region THEN 'valid'
+                WHEN kode_wilayah IS NOT NULL THEN 'bps_crosswalk'
+                ELSE 'unknown' END AS kode_wilayah_status,
+           CASE WHEN tgl_lahir_raw IS NULL OR trim(tgl_lahir_raw) IN ('', '-') THEN 'blank'
+                WHEN tgl_lahir IS NULL THEN 'invalid'
+                WHEN tgl_lahir > current_date OR year(tgl_lahir) < 1900 THEN 'impossible'
+                ELSE 'valid' END AS tgl_lahir_status,
+           coalesce(nik_status = 'valid' AND tgl_lahir IS NOT NULL
+               AND tgl_lahir IS DISTINCT FROM nik_birth(nik_digits, 19)
+               AND tgl_lahir IS DISTINCT FROM nik_birth(nik_digits, 20), false)
+               AS nik_dob_conflict,
+           coalesce(nik_status = 'valid' AND jenis_kelamin IS NOT NULL
+               AND jenis_kelamin <> CASE WHEN try_cast(substr(nik_digits, 7, 2) AS INT) > 40
+                                         THEN 'P' ELSE 'L' END, false) AS nik_sex_conflict
+    FROM placed
+    ORDER BY source_file, source_row
+    """
+
+
+KEMENSOS_EXTRA = """coalesce(nullif(trim(r.id_penerima), ''),
+                             r.source_file || ':' || r.source_row) AS id_penerima,
+                    parse_program(r.program) AS program"""
+BPS_EXTRA = """nullif(trim(r.id_individu), '') AS id_individu,
+               nullif(trim(r.id_keluarga), '') AS id_keluarga,
+               upper(trim(r.hubungan_keluarga)) AS hubungan_keluarga,
+               CASE WHEN try_cast(trim(r.desil) AS INTEGER) BETWEEN 1 AND 10
+                    THEN try_cast(trim(r.desil) AS INTEGER) END AS desil,
+               r.desil AS desil_raw"""
+
+
+def validate_inputs(con: duckdb.DuckDBPyConnection) -> dict:
+    """Write clean_kemensos, clean_bps, clean_stats and quarantine; return counts by status."""
+    install(con)
+    db.run(con, clean_sql(Table.RAW_KEMENSOS, Table.CLEAN_KEMENSOS, KEMENSOS_EXTRA))
+    db.run(con, clean_sql(Table.RAW_BPS, Table.CLEAN_BPS, BPS_EXTRA))
+    _clean_stats(con)
+    _quarantine(con)
+    from schemas.clean import check_clean  # pandera, lazily: every failure as data
+
+    check_clean(con)
+    return _status_counts(con)
+
+
+def _clean_stats(con: duckdb.DuckDBPyConnection) -> None:
+    db.run(con, f"""
+    CREATE OR REPLACE TABLE {Table.CLEAN_STATS} AS
+    SELECT source_file, source_row, region_code(kode_wilayah) AS kode_wilayah,
+           try_cast(tahun AS INTEGER) AS tahun,
+           try_cast(replace(jumlah_penduduk, ',', '') AS DOUBLE) AS jumlah_penduduk,
+           try_cast(replace(penduduk_miskin, ',', '') AS DOUBLE) AS penduduk_miskin,
+           try_cast(replace(persen_miskin, ',', '.') AS DOUBLE) AS persen_miskin,
+           try_cast(replace(persen_miskin_ekstrem, ',', '.') AS DOUBLE) AS persen_miskin_ekstrem
+    FROM {Table.RAW_STATS}""")
+
+
+QUARANTINE_RULES = (
+    # table, source, condition, reason_code, reason, column
+    (Table.CLEAN_KEMENSOS, "kemensos",
+     f"nama IS NULL AND nik_status NOT IN {USABLE_NIK}", "no_identity",
+     "no name and no usable NIK: nothing identifies the beneficiary", "nama"),
+    (Table.CLEAN_BPS, "bps", "id_individu IS NULL", "no_record_id",
+     "the register row has no id_individu", "id_individu"),
+    (Table.CLEAN_BPS, "bps", f"nama IS NULL AND nik_status NOT IN {USABLE_NIK}",
+     "no_identity", "no name and no usable NIK: nothing identifies the person", "nama"),
+    (Table.CLEAN_STATS, "stats", "kode_wilayah IS NULL OR kode_wilayah NOT IN "
+     f"(SELECT kode FROM {REGIONS})", "bad_region",
+     "the region code is not a Kemendagri regency code", "kode_wilayah"),
+    (Table.CLEAN_STATS, "stats", "penduduk_miskin IS NULL", "bad_number",
+     "penduduk_miskin is not a number", "penduduk_miskin"),
+)
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    """Move unusable rows to quarantine with their reason; each row once (first rule)."""
+    db.run(con, f"""CREATE OR REPLACE TABLE {Table.QUARANTINE} AS
+        SELECT source, source_file, source_row, reason_code, reason,
+               NULL::VARCHAR AS column_name, raw_values FROM {REJECTS}""")
+    for table, source, condition, code, reason, column in QUARANTINE_RULES:
+        shown = _raw_values_sql(table)
+        db.run(con, f"""INSERT INTO {Table.QUARANTINE}
+            SELECT '{source}', source_file, source_row, '{code}', '{reason}', '{column}',
+                   {shown} FROM {table} WHERE {condition}""")
+        db.run(con, f"DELETE FROM {table} WHERE {condition}")
+    for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):  # keep rid dense: 0..n-1
+        db.run(con, f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT * REPLACE (row_number() OVER (ORDER BY source_file, source_row) - 1 AS rid)
+            FROM {table} ORDER BY source_file, source_row""")
+
+
+def _raw_values_sql(table: Table) -> str:
+    """What the officer needs to find and fix the row, without exposing a full NIK."""
+    if table == Table.CLEAN_STATS:
+        return "concat_ws(' | ', kode_wilayah, tahun, penduduk_miskin)"
+    return f"concat_ws(' | ', 'nik=' || {mask_sql('nik_raw')}, 'tgl_lahir=' || tgl_lahir_raw)"
+
+
+def _status_counts(con: duckdb.DuckDBPyConnection) -> dict:
+    counts: pd.DataFrame = db.df(con, f"""
+        SELECT 'kemensos' AS source, nik_status, count(*) AS n FROM {Table.CLEAN_KEMENSOS}
+        GROUP BY ALL UNION ALL
+        SELECT 'bps', nik_status, count(*) FROM {Table.CLEAN_BPS} GROUP BY ALL
+        ORDER BY ALL""")
+    return {source: dict(zip(group["nik_status"], group["n"].astype(int), strict=True))
+            for source, group in counts.groupby("source")}
