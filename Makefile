@@ -12,6 +12,7 @@ export PREFECT_HOME ?= $(CURDIR)/.state/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export DISABLE_PANDERA_IMPORT_WARNING ?= True
+$(shell mkdir -p $(PREFECT_HOME))  # Prefect does not create its home's parent folders
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

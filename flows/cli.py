@@ -15,6 +15,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "reconcile")
 os.environ.setdefault("DISABLE_PANDERA_IMPORT_WARNING", "True")
+if os.environ.get("PREFECT_HOME"):  # Prefect does not create its home's parent folders
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,12 +29,12 @@ _person = {
 CleanKemensos = pa.DataFrameSchema(
     {**_person, "id_penerima": pa.Column(str),
      "program": pa.Column(str, nullable=True)},
-    unique=["source_file", "source_row"], strict=False, name="clean_kemensos")
+    unique=["source_file", "source_row"], strict=False, coerce=True, name="clean_kemensos")
 
 CleanBps = pa.DataFrameSchema(
     {**_person, "id_individu": pa.Column(str), "id_keluarga": pa.Column(str, nullable=True),
      "desil": pa.Column("Int64", pa.Check.in_range(1, 10), nullable=True)},
-    unique=["id_individu"], strict=False, name="clean_bps")
+    unique=["id_individu"], strict=False, coerce=True, name="clean_bps")
 
 
 def check_clean(con) -> None:

@@ -165,11 +165,11 @@ def _xlsx(path: Path, options: dict, load: bool) -> list[Sheet]:
             raise InputError(f"{path}: no sheet named {name!r}; sheets: {reader.sheet_names}")
         label = path.name if len(reader.sheet_names) == 1 else f"{path.name}#{name}"
         probe = reader.load_sheet(name, n_rows=50)
-        headers = [str(c.name) for c in probe.available_columns]
+        headers = [str(c.name) for c in probe.available_columns()]
         if not headers:
             continue  # an empty sheet (notes, a blank template) holds no records
         # Columns Excel holds as numbers have already lost digits past the 15th.
-        numeric = frozenset(c.name for c in probe.available_columns
+        numeric = frozenset(c.name for c in probe.available_columns()
                             if str(c.dtype) in ("float", "int"))
         sheet = Sheet(label, headers, numeric_columns=numeric)
         if load:

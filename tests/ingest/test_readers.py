@@ -1,0 +1,143 @@
+"""Real-world exports are read as text, with their rows numbered as the user sees them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import openpyxl
+import pytest
+
+from reconcile.errors import InputError
+
+SIKS_HEADER = "NO;NIK_KTP;NOKK_DTKS;NAMA_PENERIMA;TGL_LAHIR;JNS_KEL;ALAMAT;KODE_WILAYAH;PROGRAM"
+
+
+def _rows(con, sql):
+    return con.execute(sql).fetchall()
+
+
+def test_xlsx_with_nik_stored_as_numbers_is_flagged_not_guessed(ingest, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "PKH"
+    sheet.append(["NIK", "NO_KK", "NAMA_LGKP", "TGL_LAHIR", "JNS_KEL", "kode_wilayah"])
+    sheet.append([1771014101900000, 1771010101100001, "SITI AMINAH",
+                  dt.datetime(1990, 1, 1), "P", "1771011001"])
+    sheet.append([1771010505850000, None, "BUDI", "05/05/1985", "L", "17.71.01.1001"])
+    path = tmp_path / "kemensos_pkh.xlsx"
+    book.save(path)
+
+    con, rows = ingest(path)
+
+    assert rows["kemensos_pkh.xlsx"] == 2
+    got = _rows(con, "SELECT source_row, nik_raw, nik_status, tgl_lahir, program "
+                     "FROM clean_kemensos ORDER BY source_row")
+    assert got == [(2, "1771014101900000", "excel_damaged", dt.date(1990, 1, 1), "PKH"),
+                   (3, "1771010505850000", "excel_damaged", dt.date(1985, 5, 5), "PKH")]
+
+
+def test_semicolon_cp1252_siks_export_with_accents(ingest, tmp_path):
+    path = tmp_path / "siks_ng_bpnt.csv"
+    lines = [SIKS_HEADER,
+             "1;'1771014101900001;1771010101100001;SITI AMINAH;01/01/1990 0:00:00;PEREMPUAN;"
+             "RT 001 RW 002;1771011001;BPNT",
+             "2;1771010505850002;;JOSÉ MARÍA DA COSTA;1985-05-05;LAKI-LAKI;RT 3;17.71.01.1001;"
+             "SEMBAKO"]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+
+    con, rows = ingest(path)
+
+    assert rows == {"siks_ng_bpnt.csv": 2, "bps_register.parquet": 2,
+                    "bps_poverty_stats.csv": 1}
+    got = _rows(con, "SELECT nik, nik_status, nama, jenis_kelamin, kode_wilayah, program "
+                     "FROM clean_kemensos ORDER BY source_row")
+    assert got[0] == ("1771014101900001", "valid", "SITI AMINAH", "P", "17.71.01.1001", "BPNT")
+    assert got[1][2] == "JOSÉ MARÍA DA COSTA" and got[1][3:] == ("L", "17.71.01.1001", "BPNT")
+
+
+def test_p3ke_export_with_split_region_columns(ingest, tmp_path):
+    path = tmp_path / "p3ke_blt.csv"
+    path.write_text(
+        "id_keluarga_P3KE,provinsi,kode_provinsi,kode_kabupaten,kode_kecamatan,kode_desa,"
+        "desil_kesejahteraan,nama_lengkap,nik,tanggal_lahir,jenis_kelamin\n"
+        "P1,BENGKULU,17,1771,177101,1771011001,1,SITI AMINAH,1771014101900001,"
+        "01/01/1990 0:00:00,Perempuan\n", encoding="utf-8")
+
+    con, _ = ingest(path)
+
+    assert _rows(con, "SELECT kode_wilayah, kode_wilayah_status, tgl_lahir::VARCHAR, program "
+                      "FROM clean_kemensos") == [("17.71.01.1001", "valid", "1990-01-01", "BLT")]
+
+
+def test_byte_order_mark_does_not_hide_the_first_header(ingest, tmp_path):
+    path = tmp_path / "kemensos_pkh.csv"
+    path.write_bytes(b"\xef\xbb\xbfNIK,NAMA,TGL_LAHIR\n1771014101900001,SITI AMINAH,1990-01-01\n")
+
+    con, _ = ingest(path)
+
+    assert _rows(con, "SELECT nik, nama FROM clean_kemensos") == [
+        ("1771014101900001", "SITI AMINAH")]
+
+
+def test_mapping_file_names_unusual_headers(ingest, tmp_path):
+    path = tmp_path / "desa_pkh.csv"
+    path.write_text("NOMOR INDUK|NAMA WARGA\n1771014101900001|SITI\n", encoding="utf-8")
+    mapping = tmp_path / "headers.toml"
+    mapping.write_text('[columns]\nnik = "Nomor Induk"\nnama = "NAMA WARGA"\n')
+
+    con, _ = ingest(path, mapping=mapping)
+
+    assert _rows(con, "SELECT nik, nama FROM clean_kemensos") == [("1771014101900001", "SITI")]
+
+
+def test_rows_that_do_not_parse_are_quarantined_with_their_row_number(ingest, tmp_path):
+    path = tmp_path / "kemensos_pkh.csv"
+    path.write_text("NIK,NAMA\n1771014101900001,SITI\n1,2,3,4\n\n1771010505850002,BUDI\n"
+                    "NIK,NAMA\n,\n")
+
+    con, rows = ingest(path)
+
+    assert rows["kemensos_pkh.csv"] == 5
+    assert _rows(con, "SELECT source_row, nama FROM clean_kemensos ORDER BY 1") == [
+        (2, "SITI"), (4, "BUDI")]
+    assert _rows(con, "SELECT source_row, reason_code FROM quarantine ORDER BY 1") == [
+        (3, "unparsable_row"), (5, "repeated_header"), (6, "no_identity")]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("kemensos_pkh.csv", b"", "is empty"),
+    ("kemensos_pkh.docx", b"PK\x03\x04", "unknown file type"),
+    ("kemensos_pkh.xlsx", b"not a workbook", "cannot be read as xlsx"),
+    ("kemensos_pkh.parquet", b"PAR1 broken", "cannot be read as parquet"),
+])
+def test_unusable_files_are_named_with_what_to_do(ingest, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    with pytest.raises(InputError, match=message) as error:
+        ingest(path)
+
+    assert name in str(error.value)
+
+
+def test_a_declared_encoding_that_does_not_fit_is_refused(ingest, tmp_path):
+    path = tmp_path / "kemensos_pkh.csv"
+    path.write_bytes("NIK,NAMA\n1771014101900001,JOSÉ\n".encode("cp1252"))
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('encoding = "utf-8"\n')
+
+    with pytest.raises(InputError, match="cannot be decoded as utf-8"):
+        ingest(path, mapping=mapping)
+
+
+def test_missing_column_message_names_file_column_aliases_and_headers(ingest, tmp_path):
+    path = tmp_path / "kemensos_pkh.csv"
+    path.write_text("NO,NAMA_PENERIMA,ALAMAT\n1,SITI,RT 1\n")
+
+    with pytest.raises(InputError) as error:
+        ingest(path)
+
+    message = str(error.value)
+    for expected in ("kemensos_pkh.csv", "nik", "nik_ktp", "nomor_nik",
+                     "headers found: NO, NAMA_PENERIMA, ALAMAT", "--mapping"):
+        assert expected in message, expected
