@@ -10,7 +10,7 @@ from flows import tasks
 from flows.artifacts import publish_artifacts
 from reconcile import publish
 from reconcile.config import RunConfig
-from reconcile.pipeline import Run
+from reconcile.pipeline import Run, run_log
 
 
 @flow(name="reconcile", log_prints=False)
@@ -47,8 +47,9 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
     with publish.exclusive(config.out), publish.staging(config.out, run_id) as stage:
         run = Run(config, run_id, stage, facts={"lineage": lineage})
         try:
-            for stage_task in tasks.STAGES:
-                run = stage_task(run)
+            with run_log(stage):
+                for stage_task in tasks.STAGES:
+                    run = stage_task(run)
         finally:
             run.work_db.unlink(missing_ok=True)
         publish.publish(stage, config.out, run_id)

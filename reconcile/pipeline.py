@@ -69,6 +69,7 @@ def validate(run: Run) -> None:
     """Clean and flag every value; quarantine only rows that cannot be used at all."""
     with run.connect("validate") as con:
         run.facts["validation"] = validate_inputs(con)
+    log.info("NIK status per source: %s", run.facts["validation"])
 
 
 def scope(run: Run) -> None:
@@ -83,6 +84,8 @@ def link(run: Run) -> None:
     with run.connect("match") as con:
         run.facts["match"] = match(con)
         outputs.build_reconciled(con)
+    log.info("linked %s of %s persons to the register", run.facts["match"].get("linked_persons"),
+             run.facts["match"].get("persons"))
 
 
 def report(run: Run) -> None:
@@ -105,6 +108,23 @@ def write_outputs(run: Run) -> dict:
 STAGES = (ingest, validate, scope, link, report, write_outputs)
 
 
+@contextmanager
+def run_log(stage_dir: Path) -> Iterator[None]:
+    """Copy this package's log records into the run's own `run.log` (published with it)."""
+    handler = logging.FileHandler(stage_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("reconcile")
+    package.addHandler(handler)
+    level = package.level
+    package.setLevel(min(level or logging.INFO, logging.INFO))
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
+        handler.close()
+
+
 def run_pipeline(config: RunConfig) -> dict:
     """Run every stage in this process and publish the outputs atomically.
 
@@ -120,8 +140,9 @@ def run_pipeline(config: RunConfig) -> dict:
     with publish.exclusive(config.out), publish.staging(config.out, run_id) as stage:
         run = Run(config, run_id, stage, facts={"lineage": lineage})
         try:
-            for stage_fn in STAGES:
-                stage_fn(run)
+            with run_log(stage):
+                for stage_fn in STAGES:
+                    stage_fn(run)
         finally:
             run.work_db.unlink(missing_ok=True)
         publish.publish(stage, config.out, run_id)

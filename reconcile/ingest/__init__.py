@@ -147,7 +147,7 @@ def _joined_region(data: pa.Table, parts: dict[str, str]) -> pa.Array:
 def _repeated_header(data: pa.Table, columns: ColumnMap) -> pa.ChunkedArray:
     """Rows that repeat the header (files concatenated by hand)."""
     mapped = [h for h in columns.columns.values() if h in data.column_names][:3]
-    mask = pa.chunked_array([pa.array([bool(mapped)] * data.num_rows)])
+    mask = pa.chunked_array([pa.array([bool(mapped)] * data.num_rows, pa.bool_())])
     for header in mapped:
         values = pc.utf8_lower(pc.replace_substring_regex(data[header], r"[^0-9A-Za-z]", ""))
         mask = pc.and_(mask, pc.fill_null(pc.equal(values, normalise(header)), False))

@@ -192,7 +192,7 @@ def _not_blank(table: pa.Table) -> pa.ChunkedArray:
         has = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(table[name])), 0),
                            False)
         filled = has if filled is None else pc.or_(filled, has)
-    return filled if filled is not None else pa.chunked_array([pa.array([True] * table.num_rows)])
+    return filled if filled is not None else pa.chunked_array([pa.array([True] * table.num_rows, pa.bool_())])
 
 
 def _parquet(path: Path, load: bool) -> Sheet:

@@ -77,3 +77,49 @@ def test_missing_column_fails_before_writing(harness, small_data, tmp_path):
         reconcile_flow(**inputs, out=str(out))
     leftovers = [p.name for p in out.parent.iterdir() if p.name != ".out.lock"]
     assert leftovers == [broken.name], leftovers  # no output, no staging, no versions
+
+
+def _full_niks(data: Path) -> set[str]:
+    """Every 16-digit NIK and No KK of the inputs (after stripping Excel apostrophes)."""
+    rows = duckdb.sql(f"""
+        SELECT regexp_replace(v, '[^0-9]', '', 'g') AS v FROM (
+            SELECT unnest([nik, no_kk]) AS v FROM read_csv('{data}/kemensos_*.csv', all_varchar=true)
+            UNION ALL SELECT unnest([nik, no_kk]) FROM '{data}/bps_register.parquet')
+        WHERE length(regexp_replace(v, '[^0-9]', '', 'g')) = 16""").fetchall()
+    # Placeholders such as 0000000000000000 identify nobody.
+    return {v for (v,) in rows if len(set(v)) > 1}
+
+
+def _artifact_text() -> str:
+    from prefect.client.orchestration import get_client
+
+    # Explicit filter body: this Prefect/FastAPI pairing rejects the client's null defaults.
+    body = {"limit": 200, "offset": 0, "sort": "CREATED_DESC"}
+    with get_client(sync_client=True) as client:
+        response = client._client.post("/artifacts/filter", json=body)
+    response.raise_for_status()
+    return "\n".join(str(a["data"]) for a in response.json())
+
+
+def test_no_full_nik_in_logs_artifacts_or_reports(run_result, small_data):
+    import re
+    import zipfile
+
+    out, _ = run_result
+    workbook = zipfile.ZipFile(out / "report.xlsx")
+    texts = {
+        "run.log": (out / "run.log").read_text(),
+        "report.html": (out / "report.html").read_text(),
+        "manifest.json": (out / "manifest.json").read_text(),
+        "report.xlsx": "\n".join(workbook.read(n).decode() for n in workbook.namelist()),
+        "discrepancies.parquet": duckdb.sql(
+            f"SELECT string_agg(evidence || record_id, ' ') FROM '{out}/discrepancies.parquet'"
+        ).fetchall()[0][0],
+        "artifacts": _artifact_text(),
+    }
+    niks = _full_niks(small_data)
+    assert len(niks) > 1000 and "reconcile" in texts["run.log"] and "Rekonsiliasi" in texts[
+        "artifacts"]
+    for name, text in texts.items():
+        leaked = niks & set(re.findall(r"[0-9]{16}", text))
+        assert not leaked, (name, sorted(leaked)[:3])
