@@ -23,7 +23,6 @@ class RunConfig:
         eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
             reconcile.discrepancies.ReportSettings.from_params.
         force: run even when the inputs are unchanged since the published run.
-        state: DuckDB file keeping person ids stable across runs (default beside `out`).
     """
 
     kemensos: tuple[Path, ...]
@@ -37,12 +36,6 @@ class RunConfig:
     regions: tuple[str, ...] = ()
     eligibility: dict = field(default_factory=dict)
     force: bool = False
-    state: Path | None = None
-
-    @property
-    def state_db(self) -> Path:
-        """Where person ids live between runs."""
-        return self.state or self.out.parent / f".{self.out.name}.state.duckdb"
 
     @property
     def inputs(self) -> tuple[Path, ...]:

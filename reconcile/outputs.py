@@ -65,6 +65,7 @@ def write_all(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig,
                     stage / "discrepancies.parquet")
     db.copy_parquet(con, f"SELECT * FROM {Table.REGION_SUMMARY}",
                     stage / "region_summary.parquet")
+    db.copy_parquet(con, "SELECT * FROM changes", stage / "changes.parquet")
     summary = summarise(con, facts)
     write_report_html(con, stage / "report.html", {"run_id": run_id, **summary})
     write_report_xlsx(con, stage / "report.xlsx")

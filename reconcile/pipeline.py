@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile import db, outputs, publish
+from reconcile import changes, db, identity, outputs, publish
 from reconcile.config import RunConfig
 from reconcile.discrepancies import ReportSettings, find_discrepancies
 from reconcile.ingest import load_inputs
@@ -83,6 +83,7 @@ def link(run: Run) -> None:
     """Deduplicate Kemensos rows into persons and link each person to the register."""
     with run.connect("match") as con:
         run.facts["match"] = match(con)
+        run.facts["identity"] = identity.stabilise(con, identity.previous_state(run.config.out))
         outputs.build_reconciled(con)
     log.info("linked %s of %s persons to the register", run.facts["match"].get("linked_persons"),
              run.facts["match"].get("persons"))
@@ -94,12 +95,15 @@ def report(run: Run) -> None:
     with run.connect("discrepancies") as con:
         find_discrepancies(con, settings)
         summarise_regions(con, settings)
+        run.facts["changes"] = changes.find_changes(
+            con, identity.previous_state(run.config.out), settings)
 
 
 def write_outputs(run: Run) -> dict:
     """Write Parquet, the reports and the manifest into the staging folder."""
     with run.connect("outputs") as con:
         summary = outputs.write_all(con, run.stage_dir, run.config, run.run_id, run.facts)
+        identity.save_state(con, run.stage_dir / identity.STATE_FILE, run.run_id)
     run.facts["summary"] = summary
     outputs.write_manifest(run.stage_dir, run.run_id, run.timings, run.facts)
     return summary
