@@ -102,24 +102,33 @@ def person_sql(source: Table) -> str:
         CASE WHEN regexp_full_match(id_digits(r.no_kk), '[0-9]{16}') THEN id_digits(r.no_kk) END
             AS no_kk,
         nullif(regexp_replace(trim(r.nama), '\\s+', ' ', 'g'), '') AS nama,
-        parse_date(r.tgl_lahir) AS tgl_lahir, r.tgl_lahir AS tgl_lahir_raw,
+        d.parsed AS tgl_lahir, r.tgl_lahir AS tgl_lahir_raw,
         parse_sex(r.jenis_kelamin) AS jenis_kelamin,
         nullif(trim(r.alamat), '') AS alamat,
-        region_code(r.kode_wilayah) AS kode_region, r.kode_wilayah AS kode_wilayah_raw"""
+        g.kode_region, g.kode_wilayah, r.kode_wilayah AS kode_wilayah_raw"""
 
 
 def clean_sql(source: Table, target: Table, extra: str) -> str:
     """Create a clean table from a raw one: typed values, statuses and conflict flags."""
     return f"""
     CREATE OR REPLACE TABLE {target} AS
-    WITH cleaned AS (SELECT {person_sql(source)}, {extra} FROM {source} r),
-    placed AS (
-        SELECT c.*, CASE
+    WITH dates AS (  -- dates and region codes repeat: parse each distinct value once
+        SELECT raw, parse_date(raw) AS parsed FROM (SELECT DISTINCT tgl_lahir AS raw FROM {source})
+    ), codes AS (
+        SELECT raw, region_code(raw) AS kode_region FROM (
+            SELECT DISTINCT kode_wilayah AS raw FROM {source})
+    ), regions AS (
+        SELECT raw, kode_region, CASE
             WHEN kode_region IS NULL THEN NULL
             WHEN kode_region IN (SELECT kode FROM {REGIONS}) THEN kode_region
             WHEN length(kode_region) = 13 THEN (SELECT kode_dagri_dotted FROM {CROSSWALK}
                 WHERE kode_bps = left(replace(kode_region, '.', ''), 7)) END AS kode_wilayah
-        FROM cleaned c)
+        FROM codes
+    ), placed AS (
+        SELECT {person_sql(source)}, {extra} FROM {source} r
+        LEFT JOIN dates d ON d.raw IS NOT DISTINCT FROM r.tgl_lahir
+        LEFT JOIN regions g ON g.raw IS NOT DISTINCT FROM r.kode_wilayah
+    )
     SELECT row_number() OVER (ORDER BY source_file, source_row) - 1 AS rid, * EXCLUDE (
                nik_digits, kode_region),
            CASE WHEN regexp_full_match(nik_digits, '[0-9]{{16}}') THEN nik_digits END AS nik,
