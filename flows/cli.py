@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
                      help='report settings, e.g. \'{"cutoff": {"PKH": 4}}\'')
     run.add_argument("--force", action="store_true",
                      help="reconcile again even if the inputs are unchanged")
+    run.add_argument("--partition-by", choices=["province"],
+                     help="match province by province (scale-out; see README)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="provinces matched at once when partitioned")
+    run.add_argument("--dask-address", help="Dask scheduler for the provinces "
+                     "(default: RECONCILE_DASK_ADDRESS; none: threads here)")
     run.set_defaults(handler=_run)
 
     bench = sub.add_parser("bench", help="quality and speed against Splink")
@@ -92,7 +98,9 @@ def _run(args: argparse.Namespace) -> int:
                             stats=str(args.stats), out=str(args.out),
                             mapping=str(args.mapping) if args.mapping else None,
                             pseudonymise=args.pseudonymise, regions=args.regions,
-                            eligibility=args.eligibility, force=args.force)
+                            eligibility=args.eligibility, force=args.force,
+                            partition_by=args.partition_by, workers=args.workers,
+                            dask_address=args.dask_address)
     print(_summary_text(result))
     return 0
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import tasks
 from flows.artifacts import publish_artifacts
@@ -17,7 +19,8 @@ from reconcile.pipeline import Run, run_log
 def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    mapping: str | None = None, pseudonymise: bool = False,
                    regions: list[str] | None = None, eligibility: dict | None = None,
-                   force: bool = False) -> dict:
+                   force: bool = False, partition_by: str | None = None, workers: int = 1,
+                   dask_address: str | None = None) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -30,11 +33,16 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         regions: only these province or regency codes, e.g. ["17"] or ["17.01"].
         eligibility: report settings, e.g. {"cutoff": {"PKH": 4, "PBI-JK": 5}}.
         force: reconcile again even if the inputs are unchanged since the last run.
+        partition_by: "province" to match province by province (scale-out).
+        workers: provinces matched at once (threads), when partitioned.
+        dask_address: a Dask scheduler (tcp://host:8786) to match provinces on; default
+            from RECONCILE_DASK_ADDRESS; without one, threads in this process.
     """
     config = RunConfig(kemensos=tuple(Path(p) for p in kemensos), bps=Path(bps),
                        stats=Path(stats), out=Path(out),
                        mapping=Path(mapping) if mapping else None, pseudonymise=pseudonymise,
-                       regions=tuple(regions or ()), eligibility=eligibility or {}, force=force)
+                       regions=tuple(regions or ()), eligibility=eligibility or {}, force=force,
+                       partition_by=partition_by, workers=workers)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -49,10 +57,35 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         try:
             with run_log(stage):
                 for stage_task in tasks.STAGES:
-                    run = stage_task(run)
+                    if stage_task.name == "match" and config.partition_by:
+                        run = _match_by_province(run, dask_address)
+                    else:
+                        run = stage_task(run)
         finally:
             run.work_db.unlink(missing_ok=True)
         publish.publish(stage, config.out, run_id)
     result = run.result()
     publish_artifacts(config.out, result)
     return result
+
+
+def _task_runner(workers: int, dask_address: str | None):
+    """Threads here, or the Dask cluster named in the parameters or the environment."""
+    address = dask_address or os.environ.get("RECONCILE_DASK_ADDRESS")
+    if address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=address)
+    return ThreadPoolTaskRunner(max_workers=max(1, workers))
+
+
+def _match_by_province(run: Run, dask_address: str | None) -> Run:
+    """Split by province, match the provinces concurrently, combine with the NIK pass."""
+    run, paths = tasks.split_partitions(run)
+    threads = max(1, (run.config.threads or os.cpu_count() or 2) // max(1, run.config.workers))
+    with _task_runner(run.config.workers, dask_address) as runner:
+        futures = runner.map(tasks.match_partition, {
+            "path": paths, "threads": unmapped(threads),
+            "memory_limit": unmapped(run.config.memory_limit)})
+        per_partition = [future.result() for future in futures]
+    return tasks.combine_partitions(run, per_partition)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from reconcile import outputs, pipeline
+from reconcile import outputs, partition, pipeline
 from reconcile.errors import InputError
 
 
@@ -61,3 +61,22 @@ STAGES = (
     _stage("discrepancies", pipeline.report),
     _stage("outputs", pipeline.write_outputs, io=True),
 )
+
+
+@task(name="split by province", cache_policy=NO_CACHE)
+def split_partitions(run: pipeline.Run) -> tuple[pipeline.Run, list]:
+    """Each province's clean rows in its own work database."""
+    return run, pipeline.split_partitions(run)
+
+
+@task(name="match province", cache_policy=NO_CACHE)
+def match_partition(path, threads: int | None, memory_limit: str | None) -> dict:
+    """Match one province; runs wherever the task runner puts it (thread or Dask worker)."""
+    return partition.match_partition(path, threads=threads, memory_limit=memory_limit)
+
+
+@task(name="combine provinces", cache_policy=NO_CACHE)
+def combine_partitions(run: pipeline.Run, per_partition: list[dict]) -> pipeline.Run:
+    """Gather the provinces' results and link people who moved, by NIK."""
+    pipeline.combine_partitions(run, per_partition)
+    return run

@@ -23,6 +23,8 @@ class RunConfig:
         eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
             reconcile.discrepancies.ReportSettings.from_params.
         force: run even when the inputs are unchanged since the published run.
+        partition_by: "province" to match province by province (see reconcile.partition).
+        workers: provinces matched at once when partitioned (threads, or Dask workers).
     """
 
     kemensos: tuple[Path, ...]
@@ -36,6 +38,8 @@ class RunConfig:
     regions: tuple[str, ...] = ()
     eligibility: dict = field(default_factory=dict)
     force: bool = False
+    partition_by: str | None = None
+    workers: int = 1
 
     @property
     def inputs(self) -> tuple[Path, ...]:

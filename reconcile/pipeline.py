@@ -7,18 +7,21 @@ tests). Each stage reads the previous stage's tables and writes its own (tables.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile import changes, db, identity, outputs, publish
+from reconcile import changes, db, identity, outputs, partition, publish
 from reconcile.config import RunConfig
 from reconcile.discrepancies import ReportSettings, find_discrepancies
 from reconcile.ingest import load_inputs
 from reconcile.match import match
 from reconcile.region_summary import summarise_regions
+from reconcile.tables import Table
 from reconcile.validate import validate_inputs
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,13 @@ class Run:
         return {"run_id": self.run_id, "out": str(self.config.out), "skipped": False,
                 "timings": self.timings, **self.facts.get("summary", {}),
                 "match": self.facts.get("match", {})}
+
+    @property
+    def parts_dir(self) -> Path:
+        """Work databases of the province partitions; never published."""
+        path = self.stage_dir.parent / f".parts-{self.run_id}"
+        path.mkdir(exist_ok=True)
+        return path
 
     @property
     def work_db(self) -> Path:
@@ -81,12 +91,47 @@ def scope(run: Run) -> None:
 
 def link(run: Run) -> None:
     """Deduplicate Kemensos rows into persons and link each person to the register."""
+    if run.config.partition_by:
+        combine_partitions(run, match_partitions_here(run, split_partitions(run)))
+        return
     with run.connect("match") as con:
         run.facts["match"] = match(con)
-        run.facts["identity"] = identity.stabilise(con, identity.previous_state(run.config.out))
-        outputs.build_reconciled(con)
-    log.info("linked %s of %s persons to the register", run.facts["match"].get("linked_persons"),
-             run.facts["match"].get("persons"))
+        finish_link(run, con)
+
+
+def split_partitions(run: Run) -> list[Path]:
+    """Write each province's clean rows into its own database (partitioned runs)."""
+    with run.connect("split") as con:
+        return [partition.export(con, run.parts_dir, part) for part in partition.provinces(con)]
+
+
+def match_partitions_here(run: Run, paths: list[Path]) -> list[dict]:
+    """Match the provinces in this process, `workers` at a time."""
+    workers = max(1, run.config.workers)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda p: partition.match_partition(
+            p, threads=max(1, (run.config.threads or 2) // workers),
+            memory_limit=run.config.memory_limit), paths))
+    run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
+    return results
+
+
+def combine_partitions(run: Run, per_partition: list[dict]) -> None:
+    """Gather the provinces' results, link movers by NIK, then finish as usual."""
+    paths = sorted(run.parts_dir.glob("part-*.duckdb"))
+    with run.connect("match") as con:
+        run.facts["match"] = {**partition.combine(con, paths), "per_partition": per_partition}
+        finish_link(run, con)
+    shutil.rmtree(run.parts_dir, ignore_errors=True)
+
+
+def finish_link(run: Run, con) -> None:
+    """Stable person ids, then one reconciled row per Kemensos row."""
+    run.facts["identity"] = identity.stabilise(con, identity.previous_state(run.config.out))
+    outputs.build_reconciled(con)
+    linked = db.scalar(con, f"SELECT count(id_individu) FROM {Table.LINKS}")
+    log.info("linked %s of %s persons to the register", linked, db.count(con, Table.LINKS))
 
 
 def report(run: Run) -> None:
@@ -149,5 +194,6 @@ def run_pipeline(config: RunConfig) -> dict:
                     stage_fn(run)
         finally:
             run.work_db.unlink(missing_ok=True)
+            shutil.rmtree(run.parts_dir, ignore_errors=True)
         publish.publish(stage, config.out, run_id)
     return run.result()

@@ -1,0 +1,149 @@
+"""Scale-out: match province by province, then one cross-province pass by NIK.
+
+National data (DTSEN holds about 286 million people) does not fit one matcher, but almost
+every match lies within a province: people are enrolled where they live. So the matching
+unit is a province. Each province is matched on its own (in threads here, on a Dask
+cluster through the flow), then a cross-province pass links the people still unlinked by
+exact, valid NIK with agreeing name or birth date (people who moved), and rows whose
+region is unknown. Because each province's result depends only on its own rows, running
+provinces one after another or all at once gives the same answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import duckdb
+
+from reconcile import db
+from reconcile.match import match
+from reconcile.tables import Table
+
+log = logging.getLogger(__name__)
+UNPLACED = "00"
+PART = """coalesce(left(kode_wilayah, 2),
+                   CASE WHEN nik_status = 'valid' THEN left(nik, 2) END, '00')"""
+
+
+def provinces(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Provinces with beneficiaries, in code order (rows without a region are '00')."""
+    rows = db.df(con, f"SELECT DISTINCT {PART} AS part FROM {Table.CLEAN_KEMENSOS} ORDER BY 1")
+    return [p for p in rows["part"] if p != UNPLACED]
+
+
+def export(con: duckdb.DuckDBPyConnection, folder: Path, part: str) -> Path:
+    """Write one province's clean rows into its own work database."""
+    path = folder / f"part-{part}.duckdb"
+    path.unlink(missing_ok=True)
+    db.run(con, f"ATTACH '{path}' AS part_db")
+    try:
+        for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
+            db.run(con, f"CREATE TABLE part_db.{table} AS SELECT * FROM {table} "
+                        f"WHERE {PART} = '{part}' ORDER BY rid")
+    finally:
+        db.run(con, "DETACH DATABASE part_db")
+    return path
+
+
+def match_partition(path: Path, threads: int | None = None,
+                    memory_limit: str | None = None) -> dict:
+    """Match one province in its own database (safe to run in a thread or a worker)."""
+    con = db.connect(path, threads=threads, memory_limit=memory_limit)
+    try:
+        stats = match(con) if db.count(con, Table.CLEAN_KEMENSOS) else {}
+    finally:
+        con.close()
+    return {"partition": path.stem, **{k: v for k, v in stats.items() if k == "timings"}}
+
+
+CROSS_SQL = f"""
+-- persons no province linked, and register people no province claimed
+CREATE OR REPLACE TEMP TABLE cross_candidates AS
+WITH open_persons AS (
+    SELECT p.person_id, k.rid, k.nik, k.nama, k.tgl_lahir
+    FROM {Table.KEMENSOS_PERSONS} p JOIN {Table.CLEAN_KEMENSOS} k USING (rid)
+    JOIN {Table.LINKS} l USING (person_id)
+    WHERE l.id_individu IS NULL AND k.nik_status = 'valid'
+), open_register AS (
+    SELECT * FROM {Table.CLEAN_BPS}
+    WHERE id_individu NOT IN (SELECT id_individu FROM {Table.LINKS}
+                              WHERE id_individu IS NOT NULL)
+)
+SELECT o.person_id, b.id_individu,
+       count(DISTINCT b.id_individu) OVER (PARTITION BY o.person_id) AS candidates,
+       count(DISTINCT o.person_id) OVER (PARTITION BY b.id_individu) AS claimants
+FROM open_persons o JOIN open_register b ON b.nik = o.nik AND b.nik_status = 'valid'
+WHERE o.tgl_lahir = b.tgl_lahir
+   OR jaro_winkler_similarity(upper(o.nama), upper(b.nama)) >= 0.9
+"""
+
+APPLY_SQL = f"""
+CREATE OR REPLACE TABLE {Table.LINKS} AS
+SELECT l.* REPLACE (
+           coalesce(l.id_individu, c.id_individu) AS id_individu,
+           CASE WHEN c.id_individu IS NOT NULL THEN 'nik_cross_province'
+                ELSE l.match_type END AS match_type,
+           CASE WHEN c.id_individu IS NOT NULL THEN NULL ELSE l.no_match_reason END
+               AS no_match_reason)
+FROM {Table.LINKS} l
+LEFT JOIN (SELECT DISTINCT person_id, id_individu FROM cross_candidates
+           WHERE candidates = 1 AND claimants = 1) c USING (person_id)
+ORDER BY l.person_id
+"""
+
+
+def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
+    """Gather the provinces' persons and links, then run the cross-province NIK pass."""
+    parts = list(paths)
+    for table in (Table.KEMENSOS_PERSONS, Table.LINKS):
+        selects = []
+        for n, path in enumerate(parts):
+            db.run(con, f"ATTACH '{path}' AS p{n} (READ_ONLY)")
+            if db.scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                              f"'p{n}' AND table_name = '{table}'"):
+                selects.append(f"SELECT * FROM p{n}.{table}")
+        union = " UNION ALL ".join(selects) or _empty(table)
+        db.run(con, f"CREATE OR REPLACE TABLE {table} AS {union}")
+        for n in range(len(parts)):
+            db.run(con, f"DETACH DATABASE p{n}")
+    _unplaced_rows(con)
+    db.run(con, CROSS_SQL)
+    linked = db.scalar(con, "SELECT count(DISTINCT person_id) FROM cross_candidates "
+                            "WHERE candidates = 1 AND claimants = 1")
+    db.run(con, APPLY_SQL)
+    return {"partitions": len(parts), "cross_province_links": int(linked or 0)}
+
+
+def _empty(table: str) -> str:
+    if table == Table.KEMENSOS_PERSONS:
+        return "SELECT NULL::BIGINT AS rid, NULL::VARCHAR AS person_id LIMIT 0"
+    return ("SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS id_individu, "
+            "NULL::DOUBLE AS match_probability, NULL::VARCHAR AS match_type, "
+            "NULL::VARCHAR AS no_match_reason LIMIT 0")
+
+
+def _unplaced_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows without a region or valid NIK: each its own person, left for the NIK pass."""
+    db.run(con, f"""INSERT INTO {Table.KEMENSOS_PERSONS}
+        SELECT rid, 'P-' || id_penerima FROM {Table.CLEAN_KEMENSOS}
+        WHERE {PART} = '{UNPLACED}'""")
+    db.run(con, f"""INSERT INTO {Table.LINKS} BY NAME
+        SELECT 'P-' || id_penerima AS person_id, NULL AS id_individu,
+               NULL AS match_probability, 'none' AS match_type,
+               'no region and no valid NIK' AS no_match_reason
+        FROM {Table.CLEAN_KEMENSOS} WHERE {PART} = '{UNPLACED}'""")
+
+
+def match_by_province(con: duckdb.DuckDBPyConnection, folder: Path,
+                      run_all: Callable[[list[Path]], list[dict]]) -> dict:
+    """Split by province, match each with `run_all` (sequential, threads or Dask), combine."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [export(con, folder, part) for part in provinces(con)]
+    log.info("matching %d province partition(s)", len(paths))
+    per_partition = run_all(paths)
+    stats = combine(con, paths)
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return {**stats, "per_partition": per_partition}

@@ -1,0 +1,87 @@
+"""Scale-out: matching province by province gives the same answer on one worker or many."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from reconcile.config import RunConfig
+from reconcile.pipeline import run_pipeline
+
+pytestmark = pytest.mark.flow
+
+
+@pytest.fixture(scope="module")
+def two_provinces(tmp_path_factory) -> Path:
+    from reconcile.generate import generate
+
+    out = tmp_path_factory.mktemp("two_provinces")
+    generate(out, people=4_000, seed=5, provinces=("17", "18"))
+    return out
+
+
+def _inputs(data: Path) -> dict:
+    return {"kemensos": sorted(str(p) for p in data.glob("kemensos_*.csv")),
+            "bps": str(data / "bps_register.parquet"),
+            "stats": str(data / "bps_poverty_stats.csv")}
+
+
+def _persons_and_links(out: Path) -> list[tuple]:
+    return duckdb.sql(f"SELECT id_penerima, person_id, id_individu, match_type FROM "
+                      f"read_parquet('{out}/reconciled.parquet/**/*.parquet') ORDER BY 1"
+                      ).fetchall()
+
+
+def test_partitioned_flow_equals_single_process_run(two_provinces, tmp_path):
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.reconcile_flow import reconcile_flow
+
+    inputs = _inputs(two_provinces)
+    single = tmp_path / "single"
+    run_pipeline(RunConfig(kemensos=tuple(map(Path, inputs["kemensos"])),
+                           bps=Path(inputs["bps"]), stats=Path(inputs["stats"]), out=single,
+                           partition_by="province", workers=1))
+    with prefect_test_harness(server_startup_timeout=90):
+        result = reconcile_flow(**inputs, out=str(tmp_path / "concurrent"),
+                                partition_by="province", workers=2)
+
+    assert result["match"]["partitions"] == 2
+    single_rows = _persons_and_links(single)
+    assert len(single_rows) > 1000
+    assert _persons_and_links(tmp_path / "concurrent") == single_rows
+
+
+def test_partitioned_matching_is_as_accurate_as_one_matcher(two_provinces, tmp_path):
+    config = {"kemensos": tuple(sorted(two_provinces.glob("kemensos_*.csv"))),
+              "bps": two_provinces / "bps_register.parquet",
+              "stats": two_provinces / "bps_poverty_stats.csv"}
+    for name, extra in (("whole", {}), ("parts", {"partition_by": "province", "workers": 2})):
+        run_pipeline(RunConfig(**config, out=tmp_path / name, **extra))
+    truth = f"'{two_provinces}/truth_kemensos.parquet'"
+    correct = {name: duckdb.sql(
+        f"SELECT count(*) FILTER (r.id_individu = t.true_id_individu) FROM read_parquet("
+        f"'{tmp_path / name}/reconciled.parquet/**/*.parquet') r JOIN {truth} t "
+        "USING (id_penerima)").fetchall()[0][0] for name in ("whole", "parts")}
+    assert correct["parts"] >= correct["whole"] * 0.999, correct
+
+
+@pytest.mark.slow
+def test_provinces_run_on_a_dask_cluster(two_provinces, tmp_path):
+    from distributed import LocalCluster
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.reconcile_flow import reconcile_flow
+
+    inputs = _inputs(two_provinces)
+    with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                       dashboard_address=None) as cluster,
+          prefect_test_harness(server_startup_timeout=90)):
+        reconcile_flow(**inputs, out=str(tmp_path / "dask"), partition_by="province",
+                       workers=2, dask_address=cluster.scheduler_address)
+        reconcile_flow(**inputs, out=str(tmp_path / "threads"), partition_by="province",
+                       workers=1)
+
+    assert _persons_and_links(tmp_path / "dask") == _persons_and_links(tmp_path / "threads")
