@@ -152,3 +152,16 @@ def test_person_ids_survive_changed_inputs_and_the_change_report_is_exact(small_
     assert set(report.loc[report["change"] == "edited_beneficiary", "detail"]) == {
         "changed: alamat"}
     assert os.listdir(out)  # still published
+
+
+def test_unchanged_inputs_skip_the_heavy_stages(small_data, tmp_path):
+    out = tmp_path / "out"
+    first = run_pipeline(_config(small_data, out))
+
+    again = run_pipeline(_config(small_data, out))
+
+    assert again["skipped"] and again["run_id"] == first["run_id"]
+    assert again["timings"] == {}  # nothing was recomputed
+    assert _published_ids(out) == [first["run_id"]]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["lineage"]["fingerprint"] and manifest["lineage"]["code_version"]
