@@ -123,3 +123,15 @@ def test_no_full_nik_in_logs_artifacts_or_reports(run_result, small_data):
     for name, text in texts.items():
         leaked = niks & set(re.findall(r"[0-9]{16}", text))
         assert not leaked, (name, sorted(leaked)[:3])
+
+
+def test_partition_values_read_back_as_text_in_duckdb_and_pandas(run_result):
+    import pandas as pd
+
+    out, _ = run_result
+    kinds = duckdb.sql(f"SELECT DISTINCT typeof(kode_kabupaten), kode_kabupaten FROM "
+                       f"read_parquet('{out}/reconciled.parquet/**/*.parquet')").fetchall()
+    assert {kind for kind, _ in kinds} == {"VARCHAR"}
+    assert "17.10" in {code for _, code in kinds} or all("." in c for _, c in kinds)
+    codes = pd.read_parquet(out / "reconciled.parquet", columns=["kode_kabupaten"])
+    assert set(codes["kode_kabupaten"].astype(str)) == {code for _, code in kinds}
