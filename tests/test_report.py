@@ -261,4 +261,7 @@ def test_html_renders_in_chromium(report_html, tmp_path):
     dom = _chromium(report_html, tmp_path / "profile2", "--enable-logging=stderr", "--v=0",
                     "--dump-dom")
     assert 'id="search-tabel-temuan"' in dom.stdout
-    assert "Uncaught" not in dom.stderr
+    assert 'data-search-ready="yes"' in dom.stdout  # the page's script ran to the end
+    assert dom.stdout.count("<svg") >= 4 and dom.stdout.count("<rect") >= 20  # charts drew
+    console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console  # the page logs nothing: any console line is an error or a warning

@@ -97,6 +97,7 @@ document.querySelectorAll('input[data-table]').forEach(function (box) {
     if (out) { out.textContent = shown + ' / ' + rows.length; }
   });
 });
+document.body.setAttribute('data-search-ready', 'yes');  // tests: the script ran
 """
 
 
