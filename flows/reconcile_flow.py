@@ -10,7 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import tasks
 from flows.artifacts import publish_artifacts
-from reconcile import publish
+from reconcile import partition, publish
 from reconcile.config import RunConfig
 from reconcile.pipeline import Run, run_log
 
@@ -82,10 +82,9 @@ def _task_runner(workers: int, dask_address: str | None):
 def _match_by_province(run: Run, dask_address: str | None) -> Run:
     """Split by province, match the provinces concurrently, combine with the NIK pass."""
     run, paths = tasks.split_partitions(run)
-    threads = max(1, (run.config.threads or os.cpu_count() or 2) // max(1, run.config.workers))
     with _task_runner(run.config.workers, dask_address) as runner:
         futures = runner.map(tasks.match_partition, {
-            "path": paths, "threads": unmapped(threads),
+            "path": paths, "threads": unmapped(partition.THREADS),
             "memory_limit": unmapped(run.config.memory_limit)})
         per_partition = [future.result() for future in futures]
     return tasks.combine_partitions(run, per_partition)

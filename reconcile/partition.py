@@ -23,6 +23,10 @@ from reconcile.tables import Table
 
 log = logging.getLogger(__name__)
 UNPLACED = "00"
+# One DuckDB thread per province: parallelism comes from running provinces at once, and a
+# province's floating-point sums then add up in the same order wherever it runs, so the
+# answer cannot depend on the scheduler (more threads reorder parallel aggregates).
+THREADS = 1
 PART = """coalesce(left(kode_wilayah, 2),
                    CASE WHEN nik_status = 'valid' THEN left(nik, 2) END, '00')"""
 

@@ -23,6 +23,11 @@ from reconcile.match import match
 from reconcile.region_summary import summarise_regions
 from reconcile.tables import Table
 from reconcile.validate import validate_inputs
+from schemas import validate_table
+from schemas.outputs import Discrepancies, RegionSummary
+from schemas.pairs import PairsScored
+from schemas.raw import Raw
+from schemas.std import Standardised
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,8 @@ def ingest(run: Run) -> None:
     """Read every input into raw tables; raise InputError before anything is written."""
     with run.connect("ingest") as con:
         run.facts["rows_read"] = load_inputs(con, run.config)
+        for table in (Table.RAW_KEMENSOS, Table.RAW_BPS, Table.RAW_STATS):
+            validate_table(con, table, Raw)
 
 
 def validate(run: Run) -> None:
@@ -96,6 +103,7 @@ def link(run: Run) -> None:
         return
     with run.connect("match") as con:
         run.facts["match"] = match(con)
+        validate_table(con, Table.PAIRS_SCORED, PairsScored, sample_rows=100_000)
         finish_link(run, con)
 
 
@@ -111,8 +119,7 @@ def match_partitions_here(run: Run, paths: list[Path]) -> list[dict]:
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(lambda p: partition.match_partition(
-            p, threads=max(1, (run.config.threads or 2) // workers),
-            memory_limit=run.config.memory_limit), paths))
+            p, threads=partition.THREADS, memory_limit=run.config.memory_limit), paths))
     run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
     return results
 
@@ -128,6 +135,9 @@ def combine_partitions(run: Run, per_partition: list[dict]) -> None:
 
 def finish_link(run: Run, con) -> None:
     """Stable person ids, then one reconciled row per Kemensos row."""
+    for table in (Table.STD_KEMENSOS, Table.STD_BPS):
+        if db.scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'"):
+            validate_table(con, table, Standardised)
     run.facts["identity"] = identity.stabilise(con, identity.previous_state(run.config.out))
     outputs.build_reconciled(con)
     linked = db.scalar(con, f"SELECT count(id_individu) FROM {Table.LINKS}")
@@ -140,6 +150,8 @@ def report(run: Run) -> None:
     with run.connect("discrepancies") as con:
         find_discrepancies(con, settings)
         summarise_regions(con, settings)
+        validate_table(con, Table.DISCREPANCIES, Discrepancies)
+        validate_table(con, Table.REGION_SUMMARY, RegionSummary)
         run.facts["changes"] = changes.find_changes(
             con, identity.previous_state(run.config.out), settings)
 

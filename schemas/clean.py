@@ -39,10 +39,7 @@ CleanBps = pa.DataFrameSchema(
 
 def check_clean(con) -> None:
     """Validate clean_kemensos and clean_bps; raise pandera's SchemaErrors with every failure."""
-    columns = ", ".join(c for c in _person)
-    for table, schema, extra in (("clean_kemensos", CleanKemensos, "id_penerima, program"),
-                                 ("clean_bps", CleanBps, "id_individu, id_keluarga, desil")):
-        frame = con.execute(f"SELECT {columns}, {extra} FROM {table}").df()
-        if "desil" in frame:
-            frame["desil"] = frame["desil"].astype("Int64")
-        schema.validate(frame, lazy=True)
+    from schemas import validate_table
+
+    validate_table(con, "clean_kemensos", CleanKemensos)
+    validate_table(con, "clean_bps", CleanBps)

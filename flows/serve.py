@@ -1,0 +1,368 @@
+"""A local Prefect server and the worker that serves the nightly and manual deployments.
+
+    python -m flows.serve start  [--port 4200] [--state DIR]   (`make serve`)
+    python -m flows.serve stop   [--state DIR]                  (`make stop`)
+    python -m flows.serve status [--state DIR]
+
+`start` launches two background process groups, each logging into the state folder
+(default `<project>/.state/serve/`):
+
+1. `prefect server start --host 127.0.0.1 --port PORT`, its SQLite database and PREFECT_HOME
+   in the state folder (server.log, server.pid);
+2. `python -m flows.deployments` with PREFECT_API_URL pointing at that server: it registers
+   `reconcile-nightly/nightly` (02:00 Asia/Jakarta) and `reconcile/manual` and runs their
+   flow runs (worker.log, worker.pid).
+
+It returns once the API answers and the worker polls for runs, then prints the UI address
+and how to start a run. Cron schedules fire only with this real server, not in Prefect's
+ephemeral mode. `stop` sends SIGTERM to both groups (SIGKILL after 10 s) and removes the pid
+files; it is safe to repeat. This module uses the standard library only: it never imports
+Prefect or the flows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_STATE = PROJECT / ".state" / "serve"
+DEFAULT_PORT = 4200
+HOST = "127.0.0.1"
+START_TIMEOUT = 120.0  # seconds, for the API and again for the worker
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
+# Stop order matters: the worker pauses its schedules through the server on SIGTERM.
+PROCESSES = ("worker", "server")
+WORKER_MODULE = "flows.deployments"  # `python -m` module of the worker
+# (flow name, deployment name), as registered by flows/deployments.py
+DEPLOYMENTS = (("reconcile-nightly", "nightly"), ("reconcile", "manual"))
+
+
+class ServeError(RuntimeError):
+    """A start that could not complete; the message says why and where to look."""
+
+
+def _say(message: str = "") -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+def urls(port: int) -> tuple[str, str]:
+    """The UI and API addresses for a port."""
+    return f"http://{HOST}:{port}", f"http://{HOST}:{port}/api"
+
+
+def child_env(state: Path, port: int) -> dict[str, str]:
+    """Environment of the server and the worker: everything local, nothing phones home."""
+    env = dict(os.environ)
+    for key in ("PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_API_DATABASE_CONNECTION_URL"):
+        env.pop(key, None)
+    env.update({
+        "PREFECT_HOME": str(state / "prefect"),
+        "PREFECT_API_URL": urls(port)[1],
+        "PREFECT_SERVER_API_HOST": HOST,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{state / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "DISABLE_PANDERA_IMPORT_WARNING": "True",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+# ----------------------------------------------------------------------------- pid files
+
+
+def _pid_file(state: Path, name: str) -> Path:
+    return state / f"{name}.pid"
+
+
+def _read_pid(state: Path, name: str) -> int | None:
+    try:
+        return int(_pid_file(state, name).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's group: not ours
+        return False
+    return True
+
+
+def _running(pid: int, name: str) -> bool:
+    """Whether the process group started as `name` under this pid still runs."""
+    if pid <= 1 or not _group_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # leader gone (its children remain) or no /proc: trust the group
+        return True
+    # what its command line contains, so that a stale pid file never names a stranger
+    marker = b"prefect" if name == "server" else WORKER_MODULE.encode()
+    return not cmdline or marker in cmdline
+
+
+def running_pids(state: Path) -> dict[str, int]:
+    """{process name: pid} of the processes that still run."""
+    found = {}
+    for name in PROCESSES:
+        pid = _read_pid(state, name)
+        if pid is not None and _running(pid, name):
+            found[name] = pid
+    return found
+
+
+def _terminate(pid: int, grace: float = STOP_GRACE) -> bool:
+    """SIGTERM the process group, SIGKILL it after `grace` seconds; True once it is gone."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # reap it if we started it ourselves
+            if not _group_alive(pid):
+                return True
+            time.sleep(0.2)
+    return not _group_alive(pid)
+
+
+# ----------------------------------------------------------------------------- HTTP
+
+
+def _api(port: int, path: str, body: dict | None = None, timeout: float = 5.0):
+    url = urls(port)[1] + path
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def healthy(port: int) -> bool:
+    """Whether the API on this port answers /api/health."""
+    try:
+        return _api(port, "/health", timeout=3.0) is True
+    except (OSError, ValueError):
+        return False
+
+
+def served_deployments(port: int, since: datetime | None = None) -> dict[str, dict]:
+    """{"flow/deployment": deployment} for ours; with `since`, only those polled since then."""
+    flows = {f["id"]: f["name"] for f in _api(port, "/flows/filter", {"limit": 200})}
+    found = {}
+    for deployment in _api(port, "/deployments/filter", {"limit": 200}):
+        key = (flows.get(deployment["flow_id"]), deployment["name"])
+        if key not in DEPLOYMENTS:
+            continue
+        polled = deployment.get("last_polled")
+        if since is not None and (not polled or datetime.fromisoformat(polled) < since):
+            continue
+        found["/".join(key)] = deployment
+    return found
+
+
+# ----------------------------------------------------------------------------- start
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _log_tail(log: Path, offset: int, lines: int = 25) -> str:
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+    tail = text.strip().splitlines()[-lines:]
+    return "\n".join("    " + line for line in tail)
+
+
+def _launch(name: str, command: list[str], env: dict[str, str],
+            state: Path) -> tuple[subprocess.Popen, Path, int]:
+    """Start a process group logging to `<state>/<name>.log`; writes `<name>.pid`."""
+    log = state / f"{name}.log"
+    with log.open("ab") as handle:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        handle.write(f"\n==== {stamp} flows.serve start: {' '.join(command)}\n".encode())
+        offset = handle.tell()
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=handle, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    _pid_file(state, name).write_text(f"{process.pid}\n")
+    return process, log, offset
+
+
+def _wait(what: str, ready, process: subprocess.Popen, log: Path, offset: int,
+          timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServeError(f"the {what} exited with code {process.returncode} while starting; "
+                             f"see {log}:\n{_log_tail(log, offset)}")
+        try:
+            if ready():
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(1.0)
+    raise ServeError(f"the {what} was not ready after {timeout:.0f} s; see {log}:\n"
+                     f"{_log_tail(log, offset)}")
+
+
+def start(state: Path, port: int, timeout: float = START_TIMEOUT) -> None:
+    """Start the server and the worker in the background and wait until both are ready."""
+    state.mkdir(parents=True, exist_ok=True)
+    running = running_pids(state)
+    if running:
+        pids = ", ".join(f"{name} pid {pid}" for name, pid in running.items())
+        raise ServeError(f"already running ({pids}; state {state}), UI at "
+                         f"{_saved_ui(state) or '?'}. Stop it first: "
+                         f"python -m flows.serve stop --state {state}  (or make stop)")
+    for name in PROCESSES:
+        _pid_file(state, name).unlink(missing_ok=True)
+    if not _port_free(port):
+        raise ServeError(f"port {port} on {HOST} is already in use: "
+                         "choose another one with --port")
+    env = child_env(state, port)
+    since = datetime.now(UTC).replace(microsecond=0)
+    server, log, offset = _launch(
+        "server", [sys.executable, "-m", "prefect", "server", "start",
+                   "--host", HOST, "--port", str(port)], env, state)
+    try:
+        _wait("Prefect server", lambda: healthy(port), server, log, offset, timeout)
+        worker, log, offset = _launch("worker", [sys.executable, "-m", WORKER_MODULE],
+                                      env, state)
+        _wait(f"worker (python -m {WORKER_MODULE})",
+              lambda: len(served_deployments(port, since)) == len(DEPLOYMENTS),
+              worker, log, offset, timeout)
+    except BaseException:
+        stop(state, quiet=True)
+        raise
+    ui, api = urls(port)
+    (state / "serve.json").write_text(json.dumps(
+        {"port": port, "ui": ui, "api": api, "started": since.isoformat(),
+         "pids": running_pids(state)}, indent=2) + "\n")
+    _say(started_message(state, port))
+
+
+def _saved_ui(state: Path) -> str | None:
+    try:
+        return json.loads((state / "serve.json").read_text())["ui"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def started_message(state: Path, port: int) -> str:
+    """What an officer needs after `make serve`."""
+    ui, api = urls(port)
+    prefect = _shown(Path(sys.executable).parent / "prefect")
+    inbox = os.environ.get("RECONCILE_INBOX") or PROJECT / "data" / "inbox"
+    out = os.environ.get("RECONCILE_OUT") or PROJECT / "data" / "runs" / "nightly"
+    return f"""\
+Prefect server and worker are running (state and logs in {_shown(state)}/).
+  UI         {ui}/deployments
+  nightly    reconcile-nightly/nightly  02:00 Asia/Jakarta, newest files in {inbox} -> {out}
+  manual     reconcile/manual           on demand, defaults: data/sample -> data/runs/manual
+
+Start a run from the UI: Deployments > manual > Run (top right) > Custom run > edit > Submit.
+Start a run from the command line:
+  PREFECT_API_URL={api} {prefect} deployment run 'reconcile/manual' --watch
+  PREFECT_API_URL={api} {prefect} deployment run 'reconcile/manual' \\
+      --param kemensos='["data/inbox/kemensos_pkh.csv"]' --param bps=data/inbox/bps_register.parquet \\
+      --param stats=data/inbox/bps_poverty_stats.csv --param out=data/runs/manual --watch
+  PREFECT_API_URL={api} {prefect} deployment run 'reconcile-nightly/nightly'   (nightly now)
+Stop: make stop   (python -m flows.serve stop --state {_shown(state)})"""
+
+
+# ----------------------------------------------------------------------------- stop, status
+
+
+def stop(state: Path, quiet: bool = False) -> None:
+    """Stop the worker, then the server; remove the pid files. Safe to repeat."""
+    stopped = []
+    for name in PROCESSES:
+        pid = _read_pid(state, name)
+        if pid is not None and _running(pid, name):
+            if not _terminate(pid):
+                raise ServeError(f"{name} process group {pid} did not stop, even on SIGKILL")
+            stopped.append(f"{name} (pid {pid})")
+        _pid_file(state, name).unlink(missing_ok=True)
+    if not quiet:
+        _say(f"stopped {' and '.join(stopped)}" if stopped else "nothing was running")
+
+
+def status(state: Path) -> int:
+    """Print whether the server and the worker run; 0 if both do, 3 otherwise."""
+    running = running_pids(state)
+    ui = _saved_ui(state)
+    for name in reversed(PROCESSES):
+        pid = running.get(name)
+        _say(f"{name}: running (pid {pid})" if pid else f"{name}: not running")
+    if running and ui:
+        _say(f"UI: {ui}")
+    return 0 if len(running) == len(PROCESSES) else 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.split(
+        "\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("start", "stop", "status"))
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"API and UI port on {HOST} (start only; default {DEFAULT_PORT})")
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE,
+                        help="folder for pid files, logs and the database "
+                             "(default .state/serve in the project)")
+    args = parser.parse_args(argv)
+    state = args.state.resolve()
+    try:
+        if args.command == "start":
+            start(state, args.port)
+        elif args.command == "stop":
+            stop(state)
+        else:
+            return status(state)
+    except ServeError as error:
+        sys.stderr.write(f"flows.serve {args.command}: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
