@@ -11,7 +11,8 @@ raw_bps        source_file, source_row, id_individu, id_keluarga, nik, no_kk, na
                tgl_lahir, jenis_kelamin, alamat, kode_wilayah, hubungan_keluarga, desil
 raw_stats      kode_wilayah, tahun, jumlah_penduduk, penduduk_miskin, persen_miskin,
                persen_miskin_ekstrem
-clean_kemensos rid BIGINT (row key, 0..n-1 in file/row order), the raw columns cleaned:
+clean_kemensos rid BIGINT (row key in file/row order; gaps where rows were quarantined),
+               the raw columns cleaned:
                nik (16 digits or NULL), nik_raw, nik_status, no_kk, nama, tgl_lahir DATE,
                jenis_kelamin 'L'|'P'|NULL, alamat, kode_wilayah ('PP.KK.CC.DDDD' or NULL),
                kode_wilayah_raw, program, plus source_file, source_row, id_penerima

@@ -25,7 +25,7 @@ CROSSWALK = "ref_bps_kecamatan"
 MACROS = {
     # NIK / KK as typed: apostrophes, spaces, dots and dashes are formatting, not digits.
     "id_digits": "s -> nullif(regexp_replace(trim(s), '^''|[\\s.\\-]', '', 'g'), '')",
-    "nik_status": r"""(raw, nik, kk, numeric_cell) -> CASE
+    "nik_status": r"""(raw, nik, kk, numeric_cell, born19, born20) -> CASE
         WHEN raw IS NULL OR trim(raw) IN ('', '-', '0') THEN 'blank'
         WHEN length(replace(nik, left(nik, 1), '')) = 0
              OR nik IN ('1234567890123456', '0123456789012345') THEN 'placeholder'
@@ -35,7 +35,7 @@ MACROS = {
         WHEN NOT regexp_full_match(nik, '[0-9]{16}') THEN 'bad_length'
         WHEN nik = kk THEN 'is_kk'
         WHEN left(nik, 1) = '0' THEN 'temporary'
-        WHEN nik_birth(nik, 19) IS NULL AND nik_birth(nik, 20) IS NULL THEN 'bad_date'
+        WHEN born19 IS NULL AND born20 IS NULL THEN 'bad_date'
         WHEN left(nik, 2) || '.' || substr(nik, 3, 2) NOT IN (SELECT kode FROM ref_regions)
              THEN 'bad_region'
         ELSE 'valid' END""",
@@ -96,11 +96,11 @@ def person_sql(source: Table) -> str:
     """Cleaned person columns shared by both sources, as a SELECT list over raw `r`."""
     return """
         r.source_file, r.source_row,
-        id_digits(r.nik) AS nik_digits, r.nik AS nik_raw,
-        nik_status(r.nik, id_digits(r.nik), id_digits(r.no_kk),
-                   coalesce(contains(r.numeric_id_cells, 'nik'), false)) AS nik_status,
-        CASE WHEN regexp_full_match(id_digits(r.no_kk), '[0-9]{16}') THEN id_digits(r.no_kk) END
-            AS no_kk,
+        r.nik_digits, r.nik AS nik_raw, r.born19, r.born20,
+        nik_status(r.nik, r.nik_digits, r.kk_digits,
+                   coalesce(contains(r.numeric_id_cells, 'nik'), false), r.born19, r.born20)
+            AS nik_status,
+        CASE WHEN regexp_full_match(r.kk_digits, '[0-9]{16}') THEN r.kk_digits END AS no_kk,
         nullif(regexp_replace(trim(r.nama), '\\s+', ' ', 'g'), '') AS nama,
         d.parsed AS tgl_lahir, r.tgl_lahir AS tgl_lahir_raw,
         parse_sex(r.jenis_kelamin) AS jenis_kelamin,
@@ -124,13 +124,21 @@ def clean_sql(source: Table, target: Table, extra: str) -> str:
             WHEN length(kode_region) = 13 THEN (SELECT kode_dagri_dotted FROM {CROSSWALK}
                 WHERE kode_bps = left(replace(kode_region, '.', ''), 7)) END AS kode_wilayah
         FROM codes
+    ), ids AS (   -- each identifier cleaned once per row, its encoded birth date once
+        SELECT *, id_digits(nik) AS nik_digits, id_digits(no_kk) AS kk_digits FROM {source}
+    ), births AS (
+        SELECT *, CASE WHEN regexp_full_match(nik_digits, '[0-9]{{16}}')
+                       THEN nik_birth(nik_digits, 19) END AS born19,
+                  CASE WHEN regexp_full_match(nik_digits, '[0-9]{{16}}')
+                       THEN nik_birth(nik_digits, 20) END AS born20
+        FROM ids
     ), placed AS (
-        SELECT {person_sql(source)}, {extra} FROM {source} r
+        SELECT {person_sql(source)}, {extra} FROM births r
         LEFT JOIN dates d ON d.raw IS NOT DISTINCT FROM r.tgl_lahir
         LEFT JOIN regions g ON g.raw IS NOT DISTINCT FROM r.kode_wilayah
     )
     SELECT row_number() OVER (ORDER BY source_file, source_row) - 1 AS rid, * EXCLUDE (
-               nik_digits, kode_region),
+               nik_digits, kode_region, born19, born20),
            CASE WHEN regexp_full_match(nik_digits, '[0-9]{{16}}') THEN nik_digits END AS nik,
            CASE WHEN kode_wilayah_raw IS NULL OR trim(kode_wilayah_raw) = '' THEN 'blank'
                 WHEN kode_wilayah = kode_region THEN 'valid'
@@ -141,8 +149,8 @@ def clean_sql(source: Table, target: Table, extra: str) -> str:
                 WHEN tgl_lahir > current_date OR year(tgl_lahir) < 1900 THEN 'impossible'
                 ELSE 'valid' END AS tgl_lahir_status,
            coalesce(nik_status = 'valid' AND tgl_lahir IS NOT NULL
-               AND tgl_lahir IS DISTINCT FROM nik_birth(nik_digits, 19)
-               AND tgl_lahir IS DISTINCT FROM nik_birth(nik_digits, 20), false)
+               AND tgl_lahir IS DISTINCT FROM born19
+               AND tgl_lahir IS DISTINCT FROM born20, false)
                AS nik_dob_conflict,
            coalesce(nik_status = 'valid' AND jenis_kelamin IS NOT NULL
                AND jenis_kelamin <> CASE WHEN try_cast(substr(nik_digits, 7, 2) AS INT) > 40
@@ -216,10 +224,6 @@ def _quarantine(con: duckdb.DuckDBPyConnection) -> None:
             SELECT '{source}', source_file, source_row, '{code}', '{reason}', '{column}',
                    {shown} FROM {table} WHERE {condition}""")
         db.run(con, f"DELETE FROM {table} WHERE {condition}")
-    for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):  # keep rid dense: 0..n-1
-        db.run(con, f"""CREATE OR REPLACE TABLE {table} AS
-            SELECT * REPLACE (row_number() OVER (ORDER BY source_file, source_row) - 1 AS rid)
-            FROM {table} ORDER BY source_file, source_row""")
 
 
 def _raw_values_sql(table: Table) -> str:
