@@ -1,7 +1,9 @@
 """report.xlsx: a summary sheet, then one filterable sheet per discrepancy category.
 
-Written with openpyxl's write-only mode: rows stream from DuckDB (Arrow batches) to the
-file without building a worksheet in memory. Text that Excel would read as a formula
+openpyxl writes the summary sheet and each category sheet's header, widths, frozen row and
+filter; the category rows themselves (hundreds of thousands at a million people) are
+rendered as sheet XML by DuckDB and streamed into the file, about 20x faster than
+appending them through openpyxl, which took 20 s for 210,000 findings. Text that Excel would read as a formula
 ('=', '+', '-', '@' first) gets a leading apostrophe (CSV/formula injection): the
 evidence column echoes values typed into source spreadsheets by anyone.
 """
@@ -9,7 +11,7 @@ evidence column echoes values typed into source spreadsheets by anyone.
 from __future__ import annotations
 
 import re
-import warnings
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -102,11 +104,17 @@ def write_report_xlsx(con: duckdb.DuckDBPyConnection, path: Path,
     counts = category_counts(con)
     categories = ordered_categories(counts["category"].dropna().tolist())
     names = sheet_names(categories)
+    rows = dict(zip(counts["category"], counts["n"].astype(int), strict=True))
     book = Workbook(write_only=True)
     _write_summary(book.create_sheet(SUMMARY_SHEET), con, counts, names, run_info)
     for category in categories:
-        _write_category(book.create_sheet(names[category]), con, category)
-    book.save(Path(path))
+        _write_category(book.create_sheet(names[category]), min(rows[category], EXCEL_MAX_ROWS))
+    skeleton = Path(path).with_suffix(".skeleton.xlsx")
+    book.save(skeleton)
+    try:
+        _fill_category_sheets(con, skeleton, Path(path), categories)
+    finally:
+        skeleton.unlink(missing_ok=True)
 
 
 # --- summary sheet ------------------------------------------------------------------
@@ -218,21 +226,60 @@ def _category_sql(category_param: str) -> str:
             f"record_id LIMIT {EXCEL_MAX_ROWS}")
 
 
-def _write_category(sheet: WriteOnlyWorksheet, con: duckdb.DuckDBPyConnection,
-                    category: str) -> None:
-    """Header, then the category's rows (most severe and costly first), filterable."""
+def _write_category(sheet: WriteOnlyWorksheet, rows: int) -> None:
+    """Header, widths, frozen header and filter; the rows are streamed in afterwards."""
     headers = list(DISCREPANCY_COLUMNS.values())
     widths = {"evidence": 50, "action_id": 45, "action_en": 45}
     for i, column in enumerate(DISCREPANCY_COLUMNS, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = widths.get(column, 16)
     sheet.freeze_panes = "A2"
     sheet.append([_bold(sheet, h) for h in headers])
-    with warnings.catch_warnings():
-        # db.arrow's extra copy is at most EXCEL_MAX_ROWS rows: harmless here.
-        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        table = db.arrow(con, _category_sql("category"), {"category": category})
-    for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-        for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
-            sheet.append(row)
-    last = get_column_letter(len(headers))
-    sheet.auto_filter.ref = f"A1:{last}{table.num_rows + 1}"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{rows + 1}"
+
+
+def _xml_text_sql(expression: str) -> str:
+    """An inline-string cell: XML-escaped, characters XML forbids removed."""
+    clean = (f"replace(replace(replace(regexp_replace({expression}, "
+             f"'[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]', '', 'g'), '&', '&amp;'), "
+             f"'<', '&lt;'), '>', '&gt;')")
+    return (f"coalesce('<c t=\"inlineStr\"><is><t xml:space=\"preserve\">' || {clean} "
+            f"|| '</t></is></c>', '<c/>')")
+
+
+def _rows_xml_sql() -> str:
+    """One `<row>` of sheet XML per finding of a category, in the sheet's order."""
+    severity = "CASE severity " + " ".join(
+        f"WHEN '{code}' THEN '{label}'" for code, label in SEVERITIES.items()) \
+        + " ELSE severity END"
+    text = [c for c in DISCREPANCY_COLUMNS if c not in ("severity", "cost")]
+    cells = [_xml_text_sql(excel_text_sql(severity))]
+    cells += [_xml_text_sql(excel_text_sql(c)) for c in text]
+    cells.append("coalesce('<c><v>' || cost::VARCHAR || '</v></c>', '<c/>')")
+    return (f"SELECT '<row r=\"' || (row_number() OVER (ORDER BY {SEVERITY_RANK_SQL}, "
+            f"cost DESC NULLS LAST, kode_wilayah NULLS LAST, record_id) + 1) || '\">' || "
+            f"{' || '.join(cells)} || '</row>' AS xml FROM {DISCREPANCIES} "
+            f"WHERE category = $category ORDER BY {SEVERITY_RANK_SQL}, cost DESC NULLS LAST, "
+            f"kode_wilayah NULLS LAST, record_id LIMIT {EXCEL_MAX_ROWS}")
+
+
+def _fill_category_sheets(con: duckdb.DuckDBPyConnection, skeleton: Path, path: Path,
+                          categories: list[str]) -> None:
+    """Copy the skeleton workbook, streaming each category's rows into its sheet XML.
+
+    openpyxl numbers sheets in creation order: sheet1 is the summary, then categories.
+    """
+    sheets = {f"xl/worksheets/sheet{n}.xml": c for n, c in enumerate(categories, start=2)}
+    with (zipfile.ZipFile(skeleton) as source,
+          zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target):
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename not in sheets:
+                target.writestr(item, data)
+                continue
+            head, tail = data.decode("utf-8").split("</sheetData>", 1)
+            with target.open(item.filename, "w") as out:
+                out.write(head.encode())
+                reader = con.execute(_rows_xml_sql(), {"category": sheets[item.filename]})
+                while batch := reader.fetchmany(BATCH_ROWS):
+                    out.write("".join(row[0] for row in batch).encode())
+                out.write(("</sheetData>" + tail).encode())
