@@ -95,7 +95,7 @@ def _params(body: str) -> str:
 def person_sql(source: Table) -> str:
     """Cleaned person columns shared by both sources, as a SELECT list over raw `r`."""
     return """
-        r.source_file, r.source_row,
+        r.rid, r.source_file, r.source_row,
         r.nik_digits, r.nik AS nik_raw, r.born19, r.born20,
         nik_status(r.nik, r.nik_digits, r.kk_digits,
                    coalesce(contains(r.numeric_id_cells, 'nik'), false), r.born19, r.born20)
@@ -137,7 +137,7 @@ def clean_sql(source: Table, target: Table, extra: str) -> str:
         LEFT JOIN dates d ON d.raw IS NOT DISTINCT FROM r.tgl_lahir
         LEFT JOIN regions g ON g.raw IS NOT DISTINCT FROM r.kode_wilayah
     )
-    SELECT row_number() OVER (ORDER BY source_file, source_row) - 1 AS rid, * EXCLUDE (
+    SELECT * EXCLUDE (
                nik_digits, kode_region, born19, born20),
            CASE WHEN regexp_full_match(nik_digits, '[0-9]{{16}}') THEN nik_digits END AS nik,
            CASE WHEN kode_wilayah_raw IS NULL OR trim(kode_wilayah_raw) = '' THEN 'blank'
@@ -155,8 +155,7 @@ def clean_sql(source: Table, target: Table, extra: str) -> str:
            coalesce(nik_status = 'valid' AND jenis_kelamin IS NOT NULL
                AND jenis_kelamin <> CASE WHEN try_cast(substr(nik_digits, 7, 2) AS INT) > 40
                                          THEN 'P' ELSE 'L' END, false) AS nik_sex_conflict
-    FROM placed
-    ORDER BY source_file, source_row
+    FROM placed ORDER BY rid
     """
 
 

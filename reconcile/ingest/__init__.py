@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -73,7 +74,7 @@ def read_mapping(path: Path | None) -> dict:
 def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in ROLES.values():
         cols = ", ".join(f"{c} VARCHAR" for c in columns)
-        db.run(con, f"CREATE OR REPLACE TABLE {table} (source_file VARCHAR, source_row BIGINT, "
+        db.run(con, f"CREATE OR REPLACE TABLE {table} (rid BIGINT, source_file VARCHAR, source_row BIGINT, "
                     f"numeric_id_cells VARCHAR, {cols})")
     db.run(con, f"CREATE OR REPLACE TABLE {REJECTS} (source VARCHAR, source_file VARCHAR, "
                 "source_row BIGINT, reason_code VARCHAR, reason VARCHAR, raw_values VARCHAR)")
@@ -88,7 +89,9 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
     canonical = {c: _column(data, columns, c, role, path) for c in wanted}
     numeric = ",".join(c for c in ("nik", "no_kk")
                        if columns.columns.get(c) in sheet.numeric_columns)
-    frame = pa.table({"source_file": pa.array([sheet.label] * data.num_rows, pa.string()),
+    first = db.count(con, table)  # rid: the row's place in reading order, a cheap sort key
+    frame = pa.table({"rid": pa.array(np.arange(first, first + data.num_rows, dtype=np.int64)),
+                      "source_file": pa.array([sheet.label] * data.num_rows, pa.string()),
                       "source_row": data[ROW],
                       "numeric_id_cells": pa.array([numeric or None] * data.num_rows,
                                                    pa.string()),
