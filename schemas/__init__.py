@@ -1,8 +1,10 @@
 """pandera schemas, one per boundary table of the pipeline.
 
 `validate_table` checks a DuckDB table against its schema lazily, so one error lists
-every failing column and value. Tables too large to pull whole into pandas (the scored
-pairs) are checked on a fixed random sample, said so in the call.
+every failing column and value. The clean tables and the published tables are checked
+whole. Tables the pipeline derives set-wise from checked ones (raw structure, the
+standardised keys, the scored pairs: millions of rows at national scale) are checked on a
+fixed hash-ordered sample, said so in the call, to keep validation from dominating a run.
 """
 
 from __future__ import annotations
