@@ -106,3 +106,23 @@ def test_pairs_scored_schema(small):
         PairsScored.validate(db.df(con, "SELECT * FROM pairs_scored"), lazy=True)
     finally:
         con.close()
+
+
+def test_joining_a_linked_row_needs_the_attach_threshold():
+    from reconcile.match.dedupe import DEDUPE_SCORED, edges_sql
+    from reconcile.match.link import ROW_LINKS
+
+    con = db.connect()
+    try:
+        # rows 0, 1 linked; rows 2, 3, 4 not
+        db.put(con, ROW_LINKS, pd.DataFrame({"rid": [0, 1, 2, 3, 4], "reason": [
+            None, None, "no candidate above threshold", "x", "x"]}))
+        db.put(con, DEDUPE_SCORED, pd.DataFrame({
+            "rid_l": [0, 2, 1, 3], "rid_r": [2, 3, 4, 4],
+            "match_probability": [0.995, 0.995, 0.99999, 0.9],
+            "match_weight": [7.6, 7.6, 16.6, 3.2]}))
+        edges = db.df(con, edges_sql(0.99, 0.9999))
+        assert sorted(zip(edges.rid_l, edges.rid_r, strict=True)) == [(1, 4), (2, 3)]
+        assert len(db.df(con, edges_sql(0.99))) == 3
+    finally:
+        con.close()

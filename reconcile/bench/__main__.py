@@ -7,4 +7,4 @@ from pathlib import Path
 
 from reconcile.bench import run_bench
 
-run_bench([int(a) for a in sys.argv[1:]] or [200_000], Path("data/bench"))
+print(run_bench([int(a) for a in sys.argv[1:]] or [200_000], Path("data/bench")))

@@ -1,50 +1,88 @@
 """One bench measurement in its own process, so peak memory is its own.
 
     python -m reconcile.bench.worker {ours|splink} <folder>   -> prints one JSON line
+
+`ours` runs the whole pipeline (ingest, validate, scope, match, discrepancies, outputs)
+on the generator's raw files in `<folder>/generated`; `splink` runs the baseline on the
+clean-contract frames `<folder>/{kemensos,bps}.parquet` written by `reconcile.bench`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
-from reconcile import db
 from reconcile.bench.metrics import dedupe_metrics, link_metrics
-from reconcile.match import match
 
-TRUTH = ["rid", "true_person_id", "true_id_individu"]
+KEY = "id_penerima"
+TRUTH = [KEY, "true_person_id", "true_id_individu"]
 SPLINK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+MEMORY_LIMIT = "2GB"  # DuckDB's share; the rest of the 3 GiB budget is Python and Arrow
 
 
 def _quality(pred: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    both = pred.merge(truth, on="rid")
+    """Metrics over every Kemensos row of the truth.
+
+    A row missing from the predictions (quarantined by validation) is unlinked and a
+    person of its own.
+    """
+    both = truth.merge(pred, on=KEY, how="left")
+    alone = both["person_id"].isna()
+    both.loc[alone, "person_id"] = "unpredicted:" + both.loc[alone, KEY].astype(str)
     return {**link_metrics(both["id_individu"], both["true_id_individu"],
                            both["true_id_individu"].isna()),
             **dedupe_metrics(both["person_id"], both["true_person_id"])}
 
 
+def _predictions(run: Path) -> pd.DataFrame:
+    """id_penerima -> (person_id, id_individu) from the published reconciled.parquet."""
+    con = duckdb.connect()
+    try:
+        glob = str(run / "reconciled.parquet" / "**" / "*.parquet")
+        return con.sql(f"SELECT id_penerima, person_id, id_individu FROM read_parquet("
+                       f"'{glob}', hive_partitioning = false)").df()
+    finally:
+        con.close()
+
+
+def _throughput(run: Path, timings: dict) -> dict:
+    """Rows read (from the manifest) per second of ingest and of validation."""
+    files = json.loads((run / "manifest.json").read_text())["rows_per_file"]
+    rows = sum(int(f["rows_read"]) for f in files)
+    kemensos = sum(int(f["rows_read"]) for f in files
+                   if Path(f["source_file"]).name.startswith("kemensos_"))
+    return {"rows_read": rows, "kemensos_rows": kemensos,
+            "ingest_rows_per_s": rows / max(timings.get("ingest", 0), 1e-9),
+            "validate_rows_per_s": rows / max(timings.get("validate", 0), 1e-9)}
+
+
 def ours(folder: Path) -> dict:
-    """Load the clean tables into DuckDB, match, and score against the truth."""
+    """Run the whole pipeline in this process on the generated files; score it."""
+    from reconcile.config import RunConfig
+    from reconcile.pipeline import run_pipeline
+
+    logging.getLogger("reconcile").setLevel(logging.WARNING)
+    gen, run = folder / "generated", folder / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    config = RunConfig(kemensos=tuple(sorted(gen.glob("kemensos_*.csv"))),
+                       bps=gen / "bps_register.parquet", stats=gen / "bps_poverty_stats.csv",
+                       out=run, memory_limit=MEMORY_LIMIT, force=True)
     started = time.perf_counter()
-    con = db.connect(folder / "work.duckdb", memory_limit="3GB")
-    con.execute(f"CREATE OR REPLACE TABLE clean_kemensos AS SELECT * EXCLUDE "
-                f"(true_person_id, true_id_individu) FROM '{folder / 'kemensos.parquet'}'")
-    con.execute(f"CREATE OR REPLACE TABLE clean_bps AS SELECT * FROM '{folder / 'bps.parquet'}'")
-    load = time.perf_counter() - started
-    stats = match(con)
-    pred = db.df(con, "SELECT p.rid, p.person_id, l.id_individu FROM kemensos_persons p"
-                      " JOIN links l USING (person_id)")
-    con.close()
-    (folder / "work.duckdb").unlink(missing_ok=True)
-    timings = {"load": load, **stats["timings"]}
-    timings["total"] = time.perf_counter() - started
-    truth = pd.read_parquet(folder / "kemensos.parquet", columns=TRUTH)
-    return {"quality": _quality(pred, truth), "timings": timings}
+    result = run_pipeline(config)
+    total = time.perf_counter() - started
+    timings = {**result["timings"], "total": total}
+    truth = pd.read_parquet(gen / "truth_kemensos.parquet", columns=TRUTH)
+    return {"quality": _quality(_predictions(run), truth), "timings": timings,
+            "match_timings": result.get("match", {}).get("timings", {}),
+            **_throughput(run, result["timings"])}
 
 
 def splink(folder: Path) -> dict:
@@ -54,8 +92,10 @@ def splink(folder: Path) -> dict:
     kem = pd.read_parquet(folder / "kemensos.parquet")
     bps = pd.read_parquet(folder / "bps.parquet")
     timings, results = run_splink(kem, bps, SPLINK_THRESHOLDS)
-    truth = kem[TRUTH]
-    return {"quality": {str(t): _quality(r, truth) for t, r in results.items()},
+    truth = kem[["rid", *TRUTH]]
+    return {"quality": {str(t): _quality(r.merge(truth[["rid", KEY]], on="rid")
+                                         .drop(columns="rid"), truth.drop(columns="rid"))
+                        for t, r in results.items()},
             "timings": timings}
 
 

@@ -5,7 +5,8 @@ are twins. Here edges are merged strongest first (union-find), and a merge is re
 when the two groups are clearly different people:
 
 * they are linked to different register individuals (`anchor`);
-* they hold valid NIKs with different birth-date parts (`nik_date`);
+* they hold their own valid NIKs (agreeing with their birth dates) with different
+  birth-date parts (`nik_date`);
 * a pair across them is a cannot-link pair (twins: same KK and birth date, other name).
 
 With no constraints this is exactly connected components (tested against networkx).

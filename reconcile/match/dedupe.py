@@ -21,13 +21,25 @@ DEDUPE_SCORED = "match_dedupe_scored"
 GROUPS = "match_dedupe_groups"
 
 
-def edges_sql(threshold: float) -> str:
-    """Dedupe edges above threshold that touch at least one unlinked row."""
+def edges_sql(threshold: float, attach_threshold: float | None = None,
+              attach_offset_bits: float = 0.0) -> str:
+    """Dedupe edges that touch at least one unlinked row.
+
+    Between two unlinked rows: match probability >= `threshold`. Between an unlinked and
+    a linked row: joining the linked row's person links the row to that register
+    individual, so the edge needs a link's evidence: its weight shifted by
+    `attach_offset_bits` (the link prior's bits minus the dedupe prior's) must reach
+    `attach_threshold` (default: `threshold`, no shift).
+    """
+    attach = threshold if attach_threshold is None else attach_threshold
+    attach_bits = float(np.log2(attach / (1 - attach))) - float(attach_offset_bits)
     return f"""
     SELECT p.rid_l, p.rid_r FROM {DEDUPE_SCORED} p
     JOIN {ROW_LINKS} a ON a.rid = p.rid_l JOIN {ROW_LINKS} b ON b.rid = p.rid_r
-    WHERE p.match_probability >= {float(threshold)!r}
-      AND (a.reason IS NOT NULL OR b.reason IS NOT NULL)
+    WHERE (a.reason IS NOT NULL AND b.reason IS NOT NULL
+           AND p.match_probability >= {float(threshold)!r})
+       OR ((a.reason IS NULL) <> (b.reason IS NULL)
+           AND p.match_weight >= {attach_bits!r})
     ORDER BY p.match_weight DESC, p.rid_l, p.rid_r
     """
 
@@ -38,7 +50,7 @@ def nodes_sql(edges: str) -> str:
     WITH e AS ({edges}),
     ids AS (SELECT rid_l AS rid FROM e UNION SELECT rid_r FROM e)
     SELECT ids.rid, CASE WHEN x.reason IS NULL THEN x.bps_rid ELSE -1 END AS anchor,
-           CASE WHEN k.nik_ok THEN k.nik_date END AS nik_date
+           CASE WHEN k.nik_ok AND k.nik_own THEN k.nik_date END AS nik_date
     FROM ids JOIN {ROW_LINKS} x USING (rid) JOIN {Table.STD_KEMENSOS} k USING (rid)
     ORDER BY ids.rid
     """
@@ -74,10 +86,12 @@ def persons_sql() -> str:
     """
 
 
-def cluster_rows(con, threshold: float) -> dict:
+def cluster_rows(con, threshold: float, attach_threshold: float | None = None,
+                 attach_offset_bits: float = 0.0) -> dict:
     """Group the dedupe edges without chaining and write kemensos_persons."""
-    edges = db.arrow(con, edges_sql(threshold))
-    nodes = db.df(con, nodes_sql(edges_sql(threshold)))
+    edges_query = edges_sql(threshold, attach_threshold, attach_offset_bits)
+    edges = db.arrow(con, edges_query)
+    nodes = db.df(con, nodes_sql(edges_query))
     cannot = db.arrow(con, cannot_sql())
     rids = nodes["rid"].to_numpy()
 

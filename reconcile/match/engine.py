@@ -30,10 +30,12 @@ def random_pairs_sql(rows: int) -> str:
     return f"""
     CREATE OR REPLACE TEMP TABLE {RANDOM_PAIRS} AS
     SELECT l.rid AS rid_l, r.rid AS rid_r, 'random' AS matched_by
-    FROM (SELECT rid FROM {Table.STD_KEMENSOS} USING SAMPLE reservoir({int(rows)} ROWS)
-          REPEATABLE (17)) l
-    CROSS JOIN (SELECT rid FROM {Table.STD_BPS} USING SAMPLE reservoir({int(rows)} ROWS)
-          REPEATABLE (23)) r
+    -- hash order, not USING SAMPLE: a seeded sample differs with the thread count, and
+    -- the same rows must give the same model on one core or many (partitions, Dask)
+    FROM (SELECT rid FROM {Table.STD_KEMENSOS} ORDER BY hash(rid, 17), rid
+          LIMIT {int(rows)}) l
+    CROSS JOIN (SELECT rid FROM {Table.STD_BPS} ORDER BY hash(rid, 23), rid
+          LIMIT {int(rows)}) r
     """
 
 
@@ -46,7 +48,7 @@ def _score_links(con, s: MatchSettings, stats: dict) -> score.Model:
     std_k, std_b = Table.STD_KEMENSOS, Table.STD_BPS
     with _timed(stats, "block"):
         stats["link_blocking"] = block(con, std_k, std_b, Table.PAIRS_BLOCKED,
-                                       s.max_pairs_per_key)
+                                       s.max_pairs_per_key, temp=s.temp)
     with _timed(stats, "compare"):
         db.run(con, compare_sql(Table.PAIRS_BLOCKED, std_k, std_b, GAMMAS))
         db.run(con, random_pairs_sql(s.u_sample))
@@ -55,7 +57,13 @@ def _score_links(con, s: MatchSettings, stats: dict) -> score.Model:
         model = score.train(con, GAMMAS, RANDOM_GAMMAS, s.em_max_iterations)
         stats["em"] = {"iterations": model.iterations, "prior": model.prior}
     with _timed(stats, "score"):
-        db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.prior))
+        # Link probabilities use the chance that a random Kemensos x register pair
+        # matches, not the match share among blocked pairs (see score.pair_prior).
+        model.link_prior = score.pair_prior(
+            model.prior, db.count(con, GAMMAS), db.count(con, std_k) * db.count(con, std_b))
+        stats["em"]["link_prior"] = model.link_prior
+        db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.link_prior,
+                                      s.temp))
         _drop(con, GAMMAS, RANDOM_PAIRS, RANDOM_GAMMAS)
     return model
 
@@ -64,32 +72,38 @@ def _dedupe(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
     std_k = Table.STD_KEMENSOS
     with _timed(stats, "dedupe_block"):
         stats["dedupe_blocking"] = block(con, std_k, std_k, dedupe.DEDUPE_BLOCKED,
-                                         s.max_pairs_per_key)
+                                         s.max_pairs_per_key, temp=s.temp)
     with _timed(stats, "dedupe_score"):
         db.run(con, compare_sql(dedupe.DEDUPE_BLOCKED, std_k, std_k, dedupe.DEDUPE_GAMMAS))
         prior, _ = score.refit_prior(con, dedupe.DEDUPE_GAMMAS, model, s.em_max_iterations)
         stats["em"]["dedupe_prior"] = prior
-        db.run(con, score.scored_sql(dedupe.DEDUPE_GAMMAS, dedupe.DEDUPE_SCORED, model, prior))
+        db.run(con, score.scored_sql(dedupe.DEDUPE_GAMMAS, dedupe.DEDUPE_SCORED, model, prior,
+                                      s.temp))
         _drop(con, dedupe.DEDUPE_GAMMAS)
     with _timed(stats, "cluster"):
-        stats.update(dedupe.cluster_rows(con, s.dedupe_threshold))
+        # An edge that attaches an unlinked row to a linked person is judged like a link:
+        # its weight with the link prior against the attach threshold.
+        offset = score.bits(model.link_prior) - score.bits(prior)
+        stats.update(dedupe.cluster_rows(con, s.dedupe_threshold, s.attach_threshold, offset))
 
 
 def match(con, settings: MatchSettings | None = None) -> dict:
     """Deduplicate Kemensos rows into persons and link each person to the register.
 
-    Reads clean_kemensos and clean_bps; writes std_kemensos, std_bps, pairs_blocked,
-    pairs_scored, kemensos_persons and links. Returns stats (pairs per blocking rule,
-    capped keys, EM iterations, timings per stage in seconds).
+    Reads clean_kemensos and clean_bps; writes kemensos_persons, links and
+    match_weights, and std_kemensos, std_bps, pairs_blocked and pairs_scored as
+    temporary tables of `con` (kept in the database with
+    `MatchSettings(keep_intermediate=True)`). Returns stats (pairs per blocking rule,
+    capped keys, EM iterations and priors, timings per stage in seconds).
     """
     s = settings or MatchSettings()
     stats: dict = {"timings": {}}
     started = time.perf_counter()
     with _timed(stats, "standardise"):
-        standardise(con)
+        standardise(con, s.temp)
     model = _score_links(con, s, stats)
     with _timed(stats, "link"):
-        db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits))
+        db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits, s.temp))
         db.run(con, link.release_conflicts_sql())
     _dedupe(con, s, model, stats)
     with _timed(stats, "links"):

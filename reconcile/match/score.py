@@ -16,6 +16,7 @@ import pandas as pd
 
 from reconcile import db
 from reconcile.match.compare import COMPARISONS, Comparison
+from reconcile.match.ddl import create
 from reconcile.match.std import NAME_TF
 
 WEIGHTS = "match_weights"
@@ -38,12 +39,15 @@ ANCHORS = {
 
 @dataclass
 class Model:
-    """Fitted parameters: m and u per comparison level, and the prior match share."""
+    """Fitted parameters: m and u per comparison level, the match share among blocked
+    pairs (`prior`) and the chance that a random Kemensos x register pair matches
+    (`link_prior`, see `pair_prior`)."""
 
     m: dict[str, np.ndarray]
     u: dict[str, np.ndarray]
     prior: float
     iterations: int = 0
+    link_prior: float | None = None
 
     def weights(self) -> pd.DataFrame:
         """One row per comparison level with m, u and its match weight in bits."""
@@ -128,13 +132,14 @@ def _mw_sql(comp: Comparison, model: Model) -> str:
     return f"CASE gamma_{comp.name} {whens} ELSE 0.0 END AS mw_{comp.name}"
 
 
-def scored_sql(gamma_table: str, target: str, model: Model, prior: float) -> str:
+def scored_sql(gamma_table: str, target: str, model: Model, prior: float,
+               temp: bool = False) -> str:
     """Add per-field weights (mw_*), the total match weight and the match probability."""
     mws = ",\n           ".join(_mw_sql(c, model) for c in COMPARISONS)
     total = " + ".join(f"mw_{c.name}" for c in COMPARISONS)
-    prior_bits = float(np.log2(prior / (1 - prior)))
+    prior_bits = bits(prior)
     return f"""
-    CREATE OR REPLACE TABLE {target} AS
+    {create(target, temp)} AS
     WITH w AS (
         SELECT g.*, {mws}
         FROM {gamma_table} g LEFT JOIN {NAME_TF} tf ON tf.name_key = g.name_key_l
@@ -143,6 +148,26 @@ def scored_sql(gamma_table: str, target: str, model: Model, prior: float) -> str
            1 / (1 + pow(2, -({prior_bits!r} + {total}))) AS match_probability
     FROM w
     """
+
+
+def bits(probability: float) -> float:
+    """Log-odds in bits: the match weight of a prior or a probability."""
+    return float(np.log2(probability / (1 - probability)))
+
+
+def pair_prior(blocked_prior: float, blocked_pairs: int, all_pairs: int) -> float:
+    """The chance that two records drawn at random match, from the match share λ among
+    the blocked pairs: λ x blocked pairs = the expected number of matches.
+
+    Unlike λ, it does not depend on how many non-matches the blocking rules happen to
+    let through (looser rules, lower λ), and it falls as the register grows, so a fixed
+    probability threshold asks for more evidence where there are more namesakes.
+
+    >>> round(pair_prior(0.5, 1_000, 1_000_000), 6)
+    0.0005
+    """
+    share = blocked_prior * blocked_pairs / max(all_pairs, 1)
+    return min(max(share, 1e-12), 1 - 1e-6)
 
 
 def train(con, blocked_gammas: str, random_gammas: str, iterations: int) -> Model:

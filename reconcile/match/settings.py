@@ -11,22 +11,42 @@ class MatchSettings:
 
     Attributes:
         link_threshold: smallest match probability at which a Kemensos row is linked to
-            a register individual. 0.9999 (13.3 bits): on generated data at 200k people
-            it halves the not-in-register rows wrongly linked compared with 0.99 at no
-            measurable loss of recall.
+            a register individual. The probability uses the chance that a random
+            Kemensos x register pair matches as its prior (`score.pair_prior`), about
+            2^-18.5 at 1M register people, so 0.9 asks for about 21.7 bits of evidence
+            there and 1.4 bits less at 200k (fewer namesakes). On the 1M bench, 0.5 /
+            0.9 / 0.99 / 0.999 gave not-in-register rows linked 0.41 / 0.16 / 0.08 /
+            0.02% and link recall 0.9983 / 0.9981 / 0.9977 / 0.9969.
         dedupe_threshold: smallest match probability at which two Kemensos rows are the
-            same person (only used for rows the register did not already join).
+            same person (only used for rows the register did not already join). Its
+            prior is the match share among the blocked Kemensos x Kemensos pairs.
+        attach_threshold: the probability, with the link prior, that an edge putting an
+            unlinked row into the person of a linked row must reach. That is a link to
+            the row's register individual by another route, so it needs a link's
+            evidence; at the dedupe threshold it joined people not in the register to
+            namesakes born on the same day (1M bench: 0.4% of those rows).
         ambiguity_bits: a row whose two best register candidates differ by fewer match-
             weight bits than this is not linked (it cannot be told between them).
         max_pairs_per_key: a blocking key that would produce more pairs than this (an
             all-zero NIK, a very common name in one village) is skipped and reported.
         u_sample: rows drawn from each side for the random pairs that estimate u.
         em_max_iterations: upper bound on EM iterations (the match share).
+        keep_intermediate: write std_*, pairs_*, match_row_links and the dedupe tables
+            into the database (to inspect them after the stage); by default they are
+            temporary tables of the connection and only kemensos_persons, links and
+            match_weights are written.
     """
 
-    link_threshold: float = 0.9999
+    link_threshold: float = 0.9
     dedupe_threshold: float = 0.99
+    attach_threshold: float = 0.9
     ambiguity_bits: float = 1.0
     max_pairs_per_key: int = 5_000
     u_sample: int = 600
     em_max_iterations: int = 100
+    keep_intermediate: bool = False
+
+    @property
+    def temp(self) -> bool:
+        """Whether the intermediate tables are temporary."""
+        return not self.keep_intermediate

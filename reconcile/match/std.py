@@ -7,6 +7,7 @@ symmetrically, whichever sources they came from.
 from __future__ import annotations
 
 from reconcile import db
+from reconcile.match.ddl import create
 from reconcile.standardise import address, names
 from reconcile.tables import Table
 
@@ -16,11 +17,12 @@ NAME_TF = "match_name_tf"
 PLACEHOLDER_DAYS = ("01-01", "01-07", "31-12")
 
 
-def std_sql(source: Table, target: Table, id_column: str, family_column: str) -> str:
+def std_sql(source: Table, target: Table, id_column: str, family_column: str,
+            temp: bool = False) -> str:
     """SQL that builds one side's comparison keys."""
     placeholders = ", ".join(f"'{d}'" for d in PLACEHOLDER_DAYS)
     return f"""
-    CREATE OR REPLACE TABLE {target} AS
+    {create(target, temp)} AS
     WITH names AS (  -- names repeat a lot; run the regex chain once per distinct name
         SELECT nama, name_key(nama) AS name_key, name_parent(nama) AS name_parent
         FROM (SELECT DISTINCT nama FROM {source})
@@ -39,7 +41,14 @@ def std_sql(source: Table, target: Table, id_column: str, family_column: str) ->
            name_key, name_sorted(name_key) AS name_sorted, name_parent,
            list_distinct(string_split(nullif(name_key, ''), ' ')) AS name_tokens,
            string_split(name_key, ' ')[1] AS name_first,
-           nik, nik_ok, left(nik, 6) AS nik_region, substr(nik, 7, 6) AS nik_date,
+           nik, nik_ok,
+           -- the NIK's birth-date part agrees with the row's own birth date (women add 40
+           -- to the day), so the NIK is the person's own and not a relative's typed into
+           -- the field; an unknown birth date cannot say otherwise
+           coalesce(substr(nik, 9, 4) = strftime(dob, '%m%y')
+                    AND try_cast(substr(nik, 7, 2) AS INTEGER) IN (day(dob), day(dob) + 40),
+                    dob IS NULL) AS nik_own,
+           left(nik, 6) AS nik_region, substr(nik, 7, 6) AS nik_date,
            right(nik, 4) AS nik_serial, no_kk,
            dob, strftime(dob, '%d-%m') IN ({placeholders}) AS dob_placeholder,
            year(dob) * 10000 + least(day(dob), month(dob)) * 100
@@ -51,10 +60,10 @@ def std_sql(source: Table, target: Table, id_column: str, family_column: str) ->
     """
 
 
-def name_tf_sql() -> str:
+def name_tf_sql(temp: bool = False) -> str:
     """Relative frequency of each name key over both sources (term-frequency table)."""
     return f"""
-    CREATE OR REPLACE TABLE {NAME_TF} AS
+    {create(NAME_TF, temp)} AS
     WITH keys AS (
         SELECT name_key FROM {Table.STD_BPS} UNION ALL SELECT name_key FROM {Table.STD_KEMENSOS}
     )
@@ -63,10 +72,10 @@ def name_tf_sql() -> str:
     """
 
 
-def standardise(con) -> None:
+def standardise(con, temp: bool = False) -> None:
     """Write std_kemensos, std_bps and the name frequency table."""
     names.install(con)
     address.install(con)
-    db.run(con, std_sql(Table.CLEAN_KEMENSOS, Table.STD_KEMENSOS, "id_penerima", "NULL"))
-    db.run(con, std_sql(Table.CLEAN_BPS, Table.STD_BPS, "id_individu", "id_keluarga"))
-    db.run(con, name_tf_sql())
+    db.run(con, std_sql(Table.CLEAN_KEMENSOS, Table.STD_KEMENSOS, "id_penerima", "NULL", temp))
+    db.run(con, std_sql(Table.CLEAN_BPS, Table.STD_BPS, "id_individu", "id_keluarga", temp))
+    db.run(con, name_tf_sql(temp))
