@@ -24,7 +24,7 @@ from reconcile.bench.metrics import dedupe_metrics, link_metrics
 
 KEY = "id_penerima"
 TRUTH = [KEY, "true_person_id", "true_id_individu"]
-SPLINK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+SPLINK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 0.9999, 0.99999)
 MEMORY_LIMIT = "2GB"  # DuckDB's share; the rest of the 3 GiB budget is Python and Arrow
 
 
