@@ -73,3 +73,16 @@ def test_pseudonymising_without_a_key_is_refused(small_data, tmp_path, monkeypat
 
     assert not (tmp_path / "out").exists()
     assert os.listdir(tmp_path) == [".out.lock"]
+
+
+def test_an_undecodable_file_stops_the_run_before_anything_is_written(small_data, tmp_path):
+    broken = tmp_path / "kemensos_x.csv"
+    broken.write_bytes("NIK,NAMA\n1771014101900001,JOSÉ\n".encode("cp1252"))
+    mapping = tmp_path / "headers.toml"
+    mapping.write_text('encoding = "utf-8"\n')
+
+    with pytest.raises(InputError, match="kemensos_x.csv: cannot be decoded as utf-8"):
+        run_pipeline(_config(small_data, tmp_path / "out", kemensos=(broken,), mapping=mapping))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [broken.name, mapping.name, ".out.lock"])
