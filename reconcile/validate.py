@@ -16,8 +16,6 @@ from reconcile.ingest import REJECTS
 from reconcile.privacy import mask_sql
 from reconcile.tables import Table
 
-NIK_STATUSES = ("valid", "blank", "placeholder", "excel_damaged", "bad_length", "is_kk",
-                "temporary", "bad_date", "bad_region")
 USABLE_NIK = ("valid", "temporary", "bad_region", "bad_date")
 REGIONS = "ref_regions"
 CROSSWALK = "ref_bps_kecamatan"
@@ -25,6 +23,10 @@ CROSSWALK = "ref_bps_kecamatan"
 MACROS = {
     # NIK / KK as typed: apostrophes, spaces, dots and dashes are formatting, not digits.
     "id_digits": "s -> nullif(regexp_replace(trim(s), '^''|[\\s.\\-]', '', 'g'), '')",
+    # The birth date a NIK encodes, for a century; women have 40 added to the day.
+    "nik_birth": """(nik, century) -> try_strptime(
+        (try_cast(substr(nik, 7, 2) AS INT) % 40)::VARCHAR || '-' || substr(nik, 9, 2) || '-'
+        || century::VARCHAR || substr(nik, 11, 2), '%d-%m-%Y')::DATE""",
     "nik_status": r"""(raw, nik, kk, numeric_cell, born19, born20) -> CASE
         WHEN raw IS NULL OR trim(raw) IN ('', '-', '0') THEN 'blank'
         WHEN length(replace(nik, left(nik, 1), '')) = 0
@@ -39,10 +41,6 @@ MACROS = {
         WHEN left(nik, 2) || '.' || substr(nik, 3, 2) NOT IN (SELECT kode FROM ref_regions)
              THEN 'bad_region'
         ELSE 'valid' END""",
-    # The birth date a NIK encodes, for a century; women have 40 added to the day.
-    "nik_birth": """(nik, century) -> try_strptime(
-        (try_cast(substr(nik, 7, 2) AS INT) % 40)::VARCHAR || '-' || substr(nik, 9, 2) || '-'
-        || century::VARCHAR || substr(nik, 11, 2), '%d-%m-%Y')::DATE""",
     # Dates as exported: ISO, DD-MM-YYYY, DD/MM/YYYY, with a 0:00:00 tail, Excel serials.
     "parse_date": r"""s -> CASE
         WHEN regexp_full_match(trim(s), '[0-9]{5}(\.0+)?')
@@ -58,20 +56,15 @@ MACROS = {
         WHEN 'PKH' THEN 'PKH' WHEN 'BPNT' THEN 'BPNT' WHEN 'SEMBAKO' THEN 'BPNT'
         WHEN 'PBIJK' THEN 'PBI-JK' WHEN 'PBI' THEN 'PBI-JK' WHEN 'BLT' THEN 'BLT'
         WHEN 'BLTDD' THEN 'BLT' ELSE nullif(upper(trim(s)), '') END""",
+    "undotted_code": r"""x -> CASE length(x) WHEN 2 THEN x WHEN 4 THEN x[1:2] || '.' || x[3:4]
+        WHEN 6 THEN x[1:2] || '.' || x[3:4] || '.' || x[5:6]
+        WHEN 10 THEN x[1:2] || '.' || x[3:4] || '.' || x[5:6] || '.' || x[7:10] END""",
     # Region codes dotted or not, with lost zeros ('17.1.1.2003'); widths 2.2.2.4.
     "region_code": r"""s -> CASE WHEN contains(s, '.') THEN array_to_string(list_transform(
             string_split(regexp_replace(s, '[^0-9.]', '', 'g'), '.')[1:4],
             lambda x, i: lpad(x, [2, 2, 2, 4][i], '0')), '.')
         ELSE undotted_code(regexp_replace(s, '[^0-9]', '', 'g')) END""",
-    "undotted_code": r"""x -> CASE length(x) WHEN 2 THEN x WHEN 4 THEN x[1:2] || '.' || x[3:4]
-        WHEN 6 THEN x[1:2] || '.' || x[3:4] || '.' || x[5:6]
-        WHEN 10 THEN x[1:2] || '.' || x[3:4] || '.' || x[5:6] || '.' || x[7:10] END""",
-    "blank": "s -> s IS NULL OR trim(s) IN ('', '-')",
 }
-
-
-MACRO_ORDER = ("id_digits", "nik_birth", "nik_status", "parse_date", "parse_sex",
-               "parse_program", "undotted_code", "region_code", "blank")
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
@@ -80,8 +73,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     db.put(con, REGIONS, regions)
     crosswalk = reference.load_bps_crosswalk("kecamatan")[["kode_bps", "kode_dagri_dotted"]]
     db.put(con, CROSSWALK, crosswalk)
-    for name in MACRO_ORDER:
-        body = MACROS[name]
+    for name, body in MACROS.items():  # in order: a macro may use the ones above it
         db.run(con, f"CREATE OR REPLACE MACRO {name}{_params(body)}")
 
 
