@@ -59,10 +59,11 @@ def _parser() -> argparse.ArgumentParser:
                      help='report settings, e.g. \'{"cutoff": {"PKH": 4}}\'')
     run.add_argument("--force", action="store_true",
                      help="reconcile again even if the inputs are unchanged")
-    run.add_argument("--partition-by", choices=["province"],
-                     help="match province by province (scale-out; see README)")
-    run.add_argument("--workers", type=int, default=1,
-                     help="provinces matched at once when partitioned")
+    run.add_argument("--partition-by", choices=["province", "none"], default="province",
+                     help="match province by province when the data spans several "
+                          "(default), or all rows in one matcher (none)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="provinces matched at once (default: all cores)")
     run.add_argument("--dask-address", help="Dask scheduler for the provinces "
                      "(default: RECONCILE_DASK_ADDRESS; none: threads here)")
     run.set_defaults(handler=_run)

@@ -12,14 +12,15 @@ from flows import tasks
 from flows.artifacts import publish_artifacts
 from reconcile import partition, publish
 from reconcile.config import RunConfig
-from reconcile.pipeline import Run, run_log
+from reconcile.pipeline import Run, partitioned, run_log
 
 
 @flow(name="reconcile", log_prints=False)
 def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    mapping: str | None = None, pseudonymise: bool = False,
                    regions: list[str] | None = None, eligibility: dict | None = None,
-                   force: bool = False, partition_by: str | None = None, workers: int = 1,
+                   force: bool = False, partition_by: str | None = "province",
+                   workers: int | None = None,
                    dask_address: str | None = None) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
@@ -33,8 +34,9 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         regions: only these province or regency codes, e.g. ["17"] or ["17.01"].
         eligibility: report settings, e.g. {"cutoff": {"PKH": 4, "PBI-JK": 5}}.
         force: reconcile again even if the inputs are unchanged since the last run.
-        partition_by: "province" to match province by province (scale-out).
-        workers: provinces matched at once (threads), when partitioned.
+        partition_by: "province" (default) matches province by province when the data
+            spans several provinces; "none" matches all rows in one matcher.
+        workers: provinces matched at once (default: all cores).
         dask_address: a Dask scheduler (tcp://host:8786) to match provinces on; default
             from RECONCILE_DASK_ADDRESS; without one, threads in this process.
     """
@@ -42,7 +44,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                        stats=Path(stats), out=Path(out),
                        mapping=Path(mapping) if mapping else None, pseudonymise=pseudonymise,
                        regions=tuple(regions or ()), eligibility=eligibility or {}, force=force,
-                       partition_by=partition_by, workers=workers)
+                       partition_by=None if partition_by in (None, "none") else partition_by,
+                       workers=workers or os.cpu_count() or 1)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -57,7 +60,7 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         try:
             with run_log(stage):
                 for stage_task in tasks.STAGES:
-                    if stage_task.name == "match" and config.partition_by:
+                    if stage_task.name == "match" and partitioned(run):
                         run = _match_by_province(run, dask_address)
                     else:
                         run = stage_task(run)

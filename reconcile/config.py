@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +24,10 @@ class RunConfig:
         eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
             reconcile.discrepancies.ReportSettings.from_params.
         force: run even when the inputs are unchanged since the published run.
-        partition_by: "province" to match province by province (see reconcile.partition).
-        workers: provinces matched at once when partitioned (threads, or Dask workers).
+        partition_by: "province" (default): when the data spans several provinces, match
+            province by province (see reconcile.partition), so the answer is the same on
+            one process or many; None matches all rows in one matcher.
+        workers: provinces matched at once (threads, or Dask workers); default all cores.
     """
 
     kemensos: tuple[Path, ...]
@@ -38,8 +41,8 @@ class RunConfig:
     regions: tuple[str, ...] = ()
     eligibility: dict = field(default_factory=dict)
     force: bool = False
-    partition_by: str | None = None
-    workers: int = 1
+    partition_by: str | None = "province"
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
     def inputs(self) -> tuple[Path, ...]:

@@ -141,7 +141,8 @@ def lineage(config: RunConfig) -> dict:
         "parameters": {"kemensos": [str(p) for p in config.kemensos], "bps": str(config.bps),
                        "stats": str(config.stats), "mapping": str(config.mapping or ""),
                        "pseudonymise": config.pseudonymise, "regions": list(config.regions),
-                       "eligibility": config.eligibility},
+                       "eligibility": config.eligibility,
+                       "partition_by": config.partition_by},
         "inputs": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
                    for p in (*config.inputs, *([config.mapping] if config.mapping else []))],
     }

@@ -97,9 +97,17 @@ def scope(run: Run) -> None:
         run.facts["out_of_scope"] = outputs.restrict_to_regions(con, prefixes) if prefixes else {}
 
 
+def partitioned(run: Run) -> bool:
+    """Whether this run matches province by province (partitioning on, several provinces)."""
+    if run.config.partition_by != "province":
+        return False
+    with run.connect("plan") as con:
+        return len(partition.provinces(con)) > 1
+
+
 def link(run: Run) -> None:
     """Deduplicate Kemensos rows into persons and link each person to the register."""
-    if run.config.partition_by:
+    if partitioned(run):
         combine_partitions(run, match_partitions_here(run, split_partitions(run)))
         return
     with run.connect("match") as con:

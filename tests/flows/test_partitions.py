@@ -40,10 +40,10 @@ def test_partitioned_flow_equals_single_process_run(two_provinces, tmp_path):
     from flows.reconcile_flow import reconcile_flow
 
     inputs = _inputs(two_provinces)
-    single = tmp_path / "single"
+    single = tmp_path / "single"  # the default run: one process, provinces one at a time
     run_pipeline(RunConfig(kemensos=tuple(map(Path, inputs["kemensos"])),
                            bps=Path(inputs["bps"]), stats=Path(inputs["stats"]), out=single,
-                           partition_by="province", workers=1))
+                           workers=1))
     with prefect_test_harness(server_startup_timeout=90):
         result = reconcile_flow(**inputs, out=str(tmp_path / "concurrent"),
                                 partition_by="province", workers=2)
@@ -58,7 +58,7 @@ def test_partitioned_matching_is_nearly_as_accurate_as_one_matcher(two_provinces
     config = {"kemensos": tuple(sorted(two_provinces.glob("kemensos_*.csv"))),
               "bps": two_provinces / "bps_register.parquet",
               "stats": two_provinces / "bps_poverty_stats.csv"}
-    for name, extra in (("whole", {}), ("parts", {"partition_by": "province", "workers": 2})):
+    for name, extra in (("whole", {"partition_by": None}), ("parts", {"workers": 2})):
         run_pipeline(RunConfig(**config, out=tmp_path / name, **extra))
     truth = f"'{two_provinces}/truth_kemensos.parquet'"
     correct = {name: duckdb.sql(
