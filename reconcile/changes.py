@@ -14,7 +14,7 @@ import duckdb
 
 from reconcile import db
 from reconcile.discrepancies import ReportSettings
-from reconcile.identity import EVENTS, TRACKED_FIELDS, _field_hashes
+from reconcile.identity import EVENTS, TRACKED_FIELDS, enrolments_sql
 from reconcile.tables import Table
 
 CHANGES = "changes"
@@ -30,11 +30,7 @@ def changes_sql(settings: ReportSettings) -> str:
     """Every change between `prev` (the previous state) and this run."""
     return f"""
     CREATE OR REPLACE TABLE {CHANGES} AS
-    WITH cur AS (
-        SELECT id_penerima, person_id, program, id_keluarga, desil,
-               md5(concat_ws('|', nik, no_kk, nama, tgl_lahir, jenis_kelamin, alamat,
-                             kode_wilayah, program)) AS fingerprint, {_field_hashes()}
-        FROM {Table.RECONCILED}
+    WITH cur AS ({enrolments_sql()}
     ), fam_cur AS (SELECT id_keluarga, min(desil) AS desil, any_value(program) AS program
                    FROM cur WHERE id_keluarga IS NOT NULL GROUP BY 1),
        fam_prev AS (SELECT id_keluarga, min(desil) AS desil FROM prev.enrolments

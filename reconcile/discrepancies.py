@@ -13,10 +13,8 @@ import duckdb
 from reconcile import db
 from reconcile.privacy import mask_sql
 from reconcile.tables import PROGRAMS, Table
+from schemas.outputs import CATEGORIES
 
-CATEGORIES = ("not_in_register", "inclusion_error", "exclusion_error", "duplicate_enrolment",
-              "invalid_nik", "placeholder_nik", "nik_dob_conflict", "nik_mismatch",
-              "region_mismatch")
 COLUMNS = ("category", "severity", "source", "record_id", "person_id", "id_individu",
            "id_keluarga", "program", "kode_wilayah", "evidence", "action_id", "action_en",
            "cost")

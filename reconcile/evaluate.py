@@ -31,24 +31,30 @@ def evaluate_run(out_dir: Path, truth_dir: Path, exclusion_desil: int = 1) -> pd
     return frame
 
 
-def _rows_vs_truth(con: duckdb.DuckDBPyConnection, category: str, flag: str) -> dict:
+def _counts(con: duckdb.DuckDBPyConnection, category: str, flagged_sql: str,
+            true_sql: str) -> dict:
+    """How many record ids the run flagged, the truth holds, and both."""
     flagged, true, correct = con.execute(f"""
-        WITH f AS (SELECT DISTINCT record_id FROM found WHERE category = '{category}'),
-             t AS (SELECT id_penerima AS record_id FROM truth WHERE {flag})
+        WITH f AS ({flagged_sql}), t AS ({true_sql})
         SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM t),
-               (SELECT count(*) FROM f JOIN t USING (record_id))""").fetchone()
+               (SELECT count(*) FROM f JOIN t USING (record_id))""").fetchall()[0]
     return {"category": category, "flagged": flagged, "true": true, "correct": correct}
+
+
+def _found(category: str) -> str:
+    return f"SELECT DISTINCT record_id FROM found WHERE category = '{category}'"
+
+
+def _rows_vs_truth(con: duckdb.DuckDBPyConnection, category: str, flag: str) -> dict:
+    return _counts(con, category, _found(category),
+                   f"SELECT id_penerima AS record_id FROM truth WHERE {flag}")
 
 
 def _exclusion_vs_truth(con: duckdb.DuckDBPyConnection, truth_dir: Path, desil: int) -> dict:
     """True exclusion errors: poorest register families with no true enrolment."""
     register = truth_dir / "bps_register.parquet"
-    flagged, true, correct = con.execute(f"""
-        WITH f AS (SELECT DISTINCT record_id FROM found WHERE category = 'exclusion_error'),
-             t AS (SELECT DISTINCT id_keluarga AS record_id FROM '{register}'
-                   WHERE try_cast(desil AS INT) <= {int(desil)}
-                     AND id_keluarga NOT IN (SELECT true_id_keluarga FROM truth
-                                             WHERE true_id_keluarga IS NOT NULL))
-        SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM t),
-               (SELECT count(*) FROM f JOIN t USING (record_id))""").fetchone()
-    return {"category": "exclusion_error", "flagged": flagged, "true": true, "correct": correct}
+    return _counts(con, "exclusion_error", _found("exclusion_error"), f"""
+        SELECT DISTINCT id_keluarga AS record_id FROM '{register}'
+        WHERE try_cast(desil AS INT) <= {int(desil)}
+          AND id_keluarga NOT IN (SELECT true_id_keluarga FROM truth
+                                  WHERE true_id_keluarga IS NOT NULL)""")

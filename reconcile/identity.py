@@ -113,12 +113,7 @@ def save_state(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> None:
     """Write this run's identity state (ids, row fingerprints, families, findings)."""
     db.run(con, f"ATTACH '{path}' AS nxt")
     try:
-        db.run(con, f"""CREATE TABLE nxt.enrolments AS
-            SELECT id_penerima, person_id, program, id_keluarga, desil,
-                   md5(concat_ws('|', nik, no_kk, nama, tgl_lahir, jenis_kelamin, alamat,
-                                 kode_wilayah, program)) AS fingerprint,
-                   {_field_hashes()}
-            FROM {Table.RECONCILED}""")
+        db.run(con, f"CREATE TABLE nxt.enrolments AS {enrolments_sql()}")
         db.run(con, f"""CREATE TABLE nxt.persons AS SELECT person_id, id_individu
                         FROM {Table.LINKS} WHERE id_individu IS NOT NULL""")
         db.run(con, f"""CREATE TABLE nxt.findings AS SELECT DISTINCT category, record_id,
@@ -132,5 +127,11 @@ TRACKED_FIELDS = ("nik", "no_kk", "nama", "tgl_lahir", "jenis_kelamin", "alamat"
                   "kode_wilayah")
 
 
-def _field_hashes() -> str:
-    return ", ".join(f"md5(coalesce({f}::VARCHAR, '')) AS h_{f}" for f in TRACKED_FIELDS)
+def enrolments_sql() -> str:
+    """This run's enrolments as the state keeps them: ids, desil, and hashes of the
+    tracked fields (a whole-row fingerprint and one per field, never the values)."""
+    fields = ", ".join((*TRACKED_FIELDS, "program"))
+    hashes = ", ".join(f"md5(coalesce({f}::VARCHAR, '')) AS h_{f}" for f in TRACKED_FIELDS)
+    return f"""SELECT id_penerima, person_id, program, id_keluarga, desil,
+                      md5(concat_ws('|', {fields})) AS fingerprint, {hashes}
+               FROM {Table.RECONCILED}"""

@@ -32,3 +32,16 @@ def small_data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("generated")
     generate(out, people=SMALL_PEOPLE, seed=11)
     return out
+
+
+@pytest.fixture
+def run_config():
+    """RunConfig for a generated data folder: its Kemensos CSVs, register and statistics."""
+    from reconcile.config import RunConfig
+
+    def make(data: Path, out: Path, **changes) -> RunConfig:
+        inputs = {"kemensos": tuple(sorted(data.glob("kemensos_*.csv"))),
+                  "bps": data / "bps_register.parquet", "stats": data / "bps_poverty_stats.csv"}
+        return RunConfig(**{**inputs, **changes}, out=out)
+
+    return make

@@ -16,7 +16,6 @@ import duckdb
 import pandas as pd
 import pytest
 
-from reconcile.config import RunConfig
 from reconcile.errors import RunRefused
 from reconcile.pipeline import run_pipeline
 
@@ -32,12 +31,6 @@ run_pipeline(RunConfig(kemensos=tuple(sorted(data.glob("kemensos_*.csv"))),
 """
 
 
-def _config(data: Path, out: Path, **changes) -> RunConfig:
-    inputs = {"kemensos": tuple(sorted(data.glob("kemensos_*.csv"))),
-              "bps": data / "bps_register.parquet", "stats": data / "bps_poverty_stats.csv"}
-    return RunConfig(**{**inputs, **changes}, out=out)
-
-
 def _table(out: Path, name: str) -> pd.DataFrame:
     path = out / name
     source = f"read_parquet('{path}/**/*.parquet')" if path.is_dir() else f"'{path}'"
@@ -50,9 +43,10 @@ def _start_run(data: Path, out: Path) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize("kill_after", [1.5, 2.5, 3.5])
-def test_a_killed_run_leaves_the_published_output_intact(small_data, tmp_path, kill_after):
+def test_a_killed_run_leaves_the_published_output_intact(run_config, small_data, tmp_path,
+                                                         kill_after):
     out = tmp_path / "out"
-    first = run_pipeline(_config(small_data, out))
+    first = run_pipeline(run_config(small_data, out))
     before = _table(out, "reconciled.parquet")
 
     process = _start_run(small_data, out)
@@ -65,14 +59,14 @@ def test_a_killed_run_leaves_the_published_output_intact(small_data, tmp_path, k
     pd.testing.assert_frame_equal(_table(out, "reconciled.parquet"), before)
     assert sorted(p.name for p in out.iterdir()) == sorted(
         p.name for p in (out.parent / ".out.versions" / manifest["run_id"]).iterdir())
-    run_pipeline(_config(small_data, out, force=True))  # the lock died with the process
+    run_pipeline(run_config(small_data, out, force=True))  # the lock died with the process
 
 
 def _published_ids(out: Path) -> list[str]:
     return [p.name for p in (out.parent / ".out.versions").iterdir() if p.is_dir()]
 
 
-def test_a_second_run_on_the_same_output_is_refused(small_data, tmp_path):
+def test_a_second_run_on_the_same_output_is_refused(run_config, small_data, tmp_path):
     out = tmp_path / "out"
     process = _start_run(small_data, out)
     lock = out.parent / ".out.lock"
@@ -81,17 +75,17 @@ def test_a_second_run_on_the_same_output_is_refused(small_data, tmp_path):
         time.sleep(0.05)
     try:
         with pytest.raises(RunRefused, match="Another run is already writing"):
-            run_pipeline(_config(small_data, out, force=True))
+            run_pipeline(run_config(small_data, out, force=True))
     finally:
         process.wait(timeout=120)
     assert process.returncode == 0
 
 
-def test_two_runs_on_the_same_inputs_give_identical_outputs(small_data, tmp_path):
+def test_two_runs_on_the_same_inputs_give_identical_outputs(run_config, small_data, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    run_pipeline(_config(small_data, one))
-    run_pipeline(_config(small_data, two))
-    run_pipeline(_config(small_data, two, force=True))  # and again, with the state of run 1
+    run_pipeline(run_config(small_data, one))
+    run_pipeline(run_config(small_data, two))
+    run_pipeline(run_config(small_data, two, force=True))  # and again, with the state of run 1
 
     for name in ("reconciled.parquet", "discrepancies.parquet", "region_summary.parquet"):
         pd.testing.assert_frame_equal(_table(one, name), _table(two, name))
@@ -128,14 +122,15 @@ def _bpnt_rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(handle))[:2]
 
 
-def test_person_ids_survive_changed_inputs_and_the_change_report_is_exact(small_data,
+def test_person_ids_survive_changed_inputs_and_the_change_report_is_exact(run_config,
+                                                                          small_data,
                                                                           tmp_path):
     out = tmp_path / "out"
-    run_pipeline(_config(small_data, out))
+    run_pipeline(run_config(small_data, out))
     before = _table(out, "reconciled.parquet").set_index("id_penerima")["person_id"]
     changed = _edit_inputs(small_data, tmp_path / "changed")
 
-    run_pipeline(_config(tmp_path / "changed", out))
+    run_pipeline(run_config(tmp_path / "changed", out))
 
     after = _table(out, "reconciled.parquet").set_index("id_penerima")["person_id"]
     common = before.index.intersection(after.index)
@@ -154,11 +149,11 @@ def test_person_ids_survive_changed_inputs_and_the_change_report_is_exact(small_
     assert os.listdir(out)  # still published
 
 
-def test_unchanged_inputs_skip_the_heavy_stages(small_data, tmp_path):
+def test_unchanged_inputs_skip_the_heavy_stages(run_config, small_data, tmp_path):
     out = tmp_path / "out"
-    first = run_pipeline(_config(small_data, out))
+    first = run_pipeline(run_config(small_data, out))
 
-    again = run_pipeline(_config(small_data, out))
+    again = run_pipeline(run_config(small_data, out))
 
     assert again["skipped"] and again["run_id"] == first["run_id"]
     assert again["timings"] == {}  # nothing was recomputed

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from reconcile.config import RunConfig
 from reconcile.errors import InputError
 from reconcile.pipeline import run_pipeline
-
-
-def _config(data: Path, out: Path, **changes) -> RunConfig:
-    inputs = {"kemensos": tuple(sorted(data.glob("kemensos_*.csv"))),
-              "bps": data / "bps_register.parquet", "stats": data / "bps_poverty_stats.csv"}
-    return RunConfig(**{**inputs, **changes}, out=out)
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
@@ -25,25 +17,26 @@ def _config(data: Path, out: Path, **changes) -> RunConfig:
     ("kemensos_x.ods", b"PK\x03\x04", "unknown file type"),
     ("kemensos_x.xlsx", b"PK\x03\x04 damaged", "cannot be read as xlsx"),
 ])
-def test_a_bad_input_stops_the_run_before_anything_is_written(small_data, tmp_path, name,
-                                                               content, message):
+def test_a_bad_input_stops_the_run_before_anything_is_written(run_config, small_data, tmp_path,
+                                                              name, content, message):
     broken = tmp_path / name
     broken.write_bytes(content)
     out = tmp_path / "out"
 
     with pytest.raises(InputError, match=message) as error:
-        run_pipeline(_config(small_data, out, kemensos=(broken,)))
+        run_pipeline(run_config(small_data, out, kemensos=(broken,)))
 
     assert name in str(error.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, ".out.lock"])
 
 
-def test_pseudonymised_outputs_hold_stable_tokens_not_niks(small_data, tmp_path, monkeypatch):
+def test_pseudonymised_outputs_hold_stable_tokens_not_niks(run_config, small_data, tmp_path,
+                                                           monkeypatch):
     monkeypatch.setenv("RECONCILE_HMAC_KEY", "test-key-0123456789abcdef")
     runs = []
     for n in (1, 2):
         out = tmp_path / f"out{n}"
-        run_pipeline(_config(small_data, out, pseudonymise=True))
+        run_pipeline(run_config(small_data, out, pseudonymise=True))
         runs.append(out)
 
     def tokens(out):
@@ -65,24 +58,26 @@ def test_pseudonymised_outputs_hold_stable_tokens_not_niks(small_data, tmp_path,
     assert identified > 0
 
 
-def test_pseudonymising_without_a_key_is_refused(small_data, tmp_path, monkeypatch):
+def test_pseudonymising_without_a_key_is_refused(run_config, small_data, tmp_path,
+                                                 monkeypatch):
     monkeypatch.delenv("RECONCILE_HMAC_KEY", raising=False)
 
     with pytest.raises(ValueError, match="RECONCILE_HMAC_KEY"):
-        run_pipeline(_config(small_data, tmp_path / "out", pseudonymise=True))
+        run_pipeline(run_config(small_data, tmp_path / "out", pseudonymise=True))
 
     assert not (tmp_path / "out").exists()
     assert os.listdir(tmp_path) == [".out.lock"]
 
 
-def test_an_undecodable_file_stops_the_run_before_anything_is_written(small_data, tmp_path):
+def test_an_undecodable_file_stops_the_run_before_anything_is_written(run_config, small_data,
+                                                                      tmp_path):
     broken = tmp_path / "kemensos_x.csv"
     broken.write_bytes("NIK,NAMA\n1771014101900001,JOSÉ\n".encode("cp1252"))
     mapping = tmp_path / "headers.toml"
     mapping.write_text('encoding = "utf-8"\n')
 
     with pytest.raises(InputError, match="kemensos_x.csv: cannot be decoded as utf-8"):
-        run_pipeline(_config(small_data, tmp_path / "out", kemensos=(broken,), mapping=mapping))
+        run_pipeline(run_config(small_data, tmp_path / "out", kemensos=(broken,), mapping=mapping))
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [broken.name, mapping.name, ".out.lock"])
