@@ -10,49 +10,71 @@ import pytest
 from reconcile import db
 from reconcile.match.compare import COMPARISONS, compare_sql
 
+COMPARISONS_BY_NAME = {c.name: c for c in COMPARISONS}
+
 D = dt.date
 BASE = {"name": "BUDI SANTOSO", "nik": "1701011005800001", "dob": D(1980, 5, 10), "sex": "L",
-            "village": "17.01.01.2001", "rt": 1, "rw": 2, "no_kk": "1701010101100001"}
+        "village": "17.01.01.2001", "rt": 1, "rw": 2, "dusun": "KRAJAN", "street": None,
+        "no_kk": "1701010101100001"}
 NOKK = {"no_kk": None}
 
-# (comparison, description, left overrides, right overrides, expected gamma)
+# (comparison, description, left overrides, right overrides, expected level label)
 LEVELS = [
-    ("name", "exact", {}, {}, 5),
-    ("name", "word order", {}, {"name": "SANTOSO BUDI"}, 4),
-    ("name", "jw>=0.95", {}, {"name": "BUDI SANTOSA"}, 4),
-    ("name", "jw>=0.88", {}, {"name": "BUDI SANTIKA"}, 3),
-    ("name", "words contained", {}, {"name": "BUDI"}, 2),
-    ("name", "jw>=0.75", {}, {"name": "BUDIMAN SUSILO"}, 1),
-    ("name", "else", {}, {"name": "AGUS"}, 0),
-    ("name", "missing", {}, {"name": ""}, -1),
-    ("nik", "exact corroborated", {}, {}, 4),
-    ("nik", "exact, family member's", {}, {"name": "SITI AMINAH", "dob": D(1985, 3, 12)}, 3),
-    ("nik", "typo in region", {}, {"nik": "1701021005800001"}, 2),
-    ("nik", "transposed date digits", {}, {"nik": "1701010105800001"}, 2),
-    ("nik", "excel damaged", {}, {"nik": "1701011005800000"}, 2),
-    ("nik", "typo but other name", {}, {"nik": "1701021005800001", "name": "AGUS"}, 0),
+    ("name", "exact", {}, {}, "exact"),
+    ("name", "word order", {}, {"name": "SANTOSO BUDI"}, "same words or jw>=0.95"),
+    ("name", "jw>=0.95", {}, {"name": "BUDI SANTOSA"}, "same words or jw>=0.95"),
+    ("name", "jw>=0.88", {}, {"name": "BUDI SANTIKA"}, "jw>=0.88"),
+    ("name", "words contained", {}, {"name": "BUDI"}, "words contained"),
+    ("name", "initial", {"name": "JAJANG SAPUTRA"}, {"name": "J SAPUTRA"},
+     "initials or words left out"),
+    ("name", "jw>=0.75", {}, {"name": "BUDIMAN SUSILO"}, "jw>=0.75"),
+    ("name", "else", {}, {"name": "AGUS"}, "else"),
+    ("name", "missing", {}, {"name": ""}, "missing"),
+    ("nik", "exact corroborated", {}, {}, "exact"),
+    ("nik", "exact, family member's", {}, {"name": "SITI AMINAH", "dob": D(1985, 3, 12)},
+     "exact, name and birth date disagree"),
+    ("nik", "typo in region", {}, {"nik": "1701021005800001"}, "typo in region or date"),
+    ("nik", "transposed date digits", {}, {"nik": "1701010105800001"},
+     "typo in region or date"),
+    ("nik", "excel damaged", {}, {"nik": "1701011005800000"}, "typo in region or date"),
+    ("nik", "typo, initial for the name", {"name": "JAJANG SAPUTRA"},
+     {"nik": "1701021005800001", "name": "J SAPUTRA"}, "typo in region or date"),
+    ("nik", "typo but other name", {}, {"nik": "1701021005800001", "name": "AGUS"}, "else"),
+    ("nik", "day + 40 is the other sex, not a typo", {}, {"nik": "1701015005800001"}, "else"),
     ("nik", "region typo, other kecamatan", {},
-     {"nik": "1701021005800001", "village": "17.01.02.2001"}, 0),
+     {"nik": "1701021005800001", "village": "17.01.02.2001"}, "else"),
     ("nik", "date typo, other kecamatan", {},
-     {"nik": "1701011005810001", "village": "17.01.02.2001"}, 2),
-    ("nik", "twin: same region+date", {}, {"nik": "1701011005800002"}, 1),
-    ("nik", "else", {}, {"nik": "1702021212900004"}, 0),
-    ("nik", "missing", {}, {"nik": None}, -1),
-    ("dob", "exact", {}, {}, 4),
-    ("dob", "day/month swap", {"dob": D(1980, 5, 10)}, {"dob": D(1980, 10, 5)}, 3),
-    ("dob", "placeholder", {}, {"dob": D(1980, 7, 1)}, 2),
-    ("dob", "two of three", {}, {"dob": D(1980, 5, 11)}, 1),
-    ("dob", "else", {}, {"dob": D(1990, 1, 2)}, 0),
-    ("dob", "missing", {}, {"dob": None}, -1),
-    ("sex", "equal", {}, {}, 1),
-    ("sex", "different", {}, {"sex": "P"}, 0),
-    ("sex", "missing", {}, {"sex": None}, -1),
-    ("household", "same KK", {}, {}, 4),
-    ("household", "village RT RW", NOKK, {}, 3),
-    ("household", "village", NOKK, {"rt": 9}, 2),
-    ("household", "kecamatan", NOKK, {"village": "17.01.01.2002"}, 1),
-    ("household", "else", NOKK, {"village": "17.02.03.2001"}, 0),
-    ("household", "missing", {"village": None, "no_kk": None}, {}, -1),
+     {"nik": "1701011005810001", "village": "17.01.02.2001"}, "typo in region or date"),
+    ("nik", "twin: same region+date", {}, {"nik": "1701011005800002"},
+     "same region and date, other serial"),
+    ("nik", "else", {}, {"nik": "1702021212900004"}, "else"),
+    ("nik", "missing", {}, {"nik": None}, "missing"),
+    ("dob", "exact", {}, {}, "exact"),
+    ("dob", "typed date blank, NIK date agrees", {"nik": "1701011005800009", "dob": None}, {},
+     "NIK date agrees, typed date unknown"),
+    ("dob", "placeholder, NIK date agrees", {"nik": "1701011005800009", "dob": D(1980, 12, 31)},
+     {}, "NIK date agrees, typed date unknown"),
+    ("dob", "day/month swap", {"dob": D(1980, 5, 10)}, {"dob": D(1980, 10, 5)},
+     "day and month swapped"),
+    ("dob", "placeholder", {}, {"dob": D(1980, 7, 1)}, "same year, a placeholder date"),
+    ("dob", "two of three", {}, {"dob": D(1980, 5, 11)}, "two of day, month, year equal"),
+    ("dob", "else", {}, {"dob": D(1990, 1, 2)}, "else"),
+    ("dob", "missing", {}, {"dob": None}, "missing"),
+    ("sex", "equal", {}, {}, "equal"),
+    ("sex", "different", {}, {"sex": "P"}, "else"),
+    ("sex", "missing", {}, {"sex": None}, "missing"),
+    ("household", "same KK", {}, {}, "same KK"),
+    ("household", "NIK field holds the KK", {"nik": "1701010101100001", "no_kk": None}, {},
+     "same KK"),
+    ("household", "village RT RW", NOKK, {}, "village, RT and RW"),
+    ("household", "village", NOKK, {"rt": 9}, "village"),
+    ("household", "neighbouring village, same RT RW", NOKK, {"village": "17.01.01.2002"},
+     "kecamatan, RT and RW"),
+    ("household", "other district, same RT RW dusun", NOKK, {"village": "17.05.01.2002"},
+     "RT, RW and dusun or street, other region"),
+    ("household", "kecamatan", NOKK, {"village": "17.01.01.2002", "rt": 9}, "kecamatan"),
+    ("household", "else", NOKK, {"village": "17.02.03.2001", "rt": 9}, "else"),
+    ("household", "missing", {"village": None, "no_kk": None, "rt": None}, {}, "missing"),
 ]
 
 
@@ -64,17 +86,26 @@ def _std(con, name: str, over: dict) -> None:
         list_distinct(string_split(nullif(name, ''), ' ')) AS name_tokens,
         string_split(name, ' ')[1] AS name_first, nik, nik IS NOT NULL AS nik_ok,
         right(nik, 4) AS nik_serial, no_kk, dob,
+        lpad((try_cast(substr(nik, 7, 2) AS INTEGER) % 40)::VARCHAR, 2, '0') || substr(nik, 9, 4)
+            AS nik_dmy, strftime(dob, '%d%m%y') AS dob_dmy,
         year(dob) * 10000 + least(day(dob), month(dob)) * 100 + greatest(day(dob), month(dob))
             AS dob_key,
         strftime(dob, '%d-%m') IN ('01-01', '01-07', '31-12') AS dob_placeholder,
-        sex, village, left(village, 8) AS kec, rt, rw
+        sex, village, left(village, 8) AS kec, rt, rw, dusun, street
         FROM (SELECT * REPLACE (dob::DATE AS dob, nik::VARCHAR AS nik, sex::VARCHAR AS sex,
-              village::VARCHAR AS village, no_kk::VARCHAR AS no_kk) FROM {name})""")
+              village::VARCHAR AS village, no_kk::VARCHAR AS no_kk, rt::INTEGER AS rt,
+              street::VARCHAR AS street) FROM {name})""")
 
 
-@pytest.mark.parametrize(("comparison", "case", "left", "right", "gamma"), LEVELS,
+def _gamma(comparison: str, label: str) -> int:
+    comp = next(c for c in COMPARISONS if c.name == comparison)
+    return {"missing": -1, "else": 0}.get(label) if label in ("missing", "else") \
+        else comp.gamma(label)
+
+
+@pytest.mark.parametrize(("comparison", "case", "left", "right", "label"), LEVELS,
                          ids=[f"{c[0]}-{c[1]}" for c in LEVELS])
-def test_level(con, comparison, case, left, right, gamma):
+def test_level(con, comparison, case, left, right, label):
     from reconcile.standardise import names
 
     names.install(con)
@@ -83,12 +114,12 @@ def test_level(con, comparison, case, left, right, gamma):
     db.put(con, "p", pd.DataFrame({"rid_l": [0], "rid_r": [0], "matched_by": ["t"]}))
     db.run(con, compare_sql("p", "l_std", "r_std", "g"))
     got = db.df(con, f"SELECT gamma_{comparison} AS g, name_sim FROM g").iloc[0]
-    assert got.g == gamma
+    assert got.g == _gamma(comparison, label), COMPARISONS_BY_NAME[comparison].label(int(got.g))
     assert 0.0 <= got.name_sim <= 1.0 or got.name_sim != got.name_sim
 
 
-def test_every_level_is_tested():
-    tested = {(c, g) for c, _, _, _, g in LEVELS}
+def test_every_level_is_tested_and_every_label_exists():
+    tested = {(c, _gamma(c, label)) for c, _, _, _, label in LEVELS}  # KeyError: no such label
     for comp in COMPARISONS:
         for g in range(-1, comp.top + 1):
-            assert (comp.name, g) in tested, (comp.name, g)
+            assert (comp.name, g) in tested, (comp.name, comp.label(g))

@@ -49,6 +49,29 @@ RULES = (
     BlockingRule("name_dob", "s.name_sorted || ':' || s.dob_key"),
 )
 
+# Second pass, only for the Kemensos rows the first pass left without a likely candidate
+# (a few percent): looser keys that would be too costly for every row. They find rows
+# whose errors pile up (low-quality entry damages NIK, KK, birth date and region at once).
+SECOND_PASS_RULES = (
+    # The family card in either identifier field (the NIK field often holds the KK).
+    BlockingRule("family_card", "list_distinct([s.no_kk, s.nik])", unnest=True),
+    # Same village and RT (a neighbouring village code typed: same kecamatan and RT).
+    BlockingRule("village_rt", "s.village || ':' || s.rt"),
+    BlockingRule("kec_rt_initial",
+                 "s.kec || ':' || s.rt || ':' || nullif(left(s.name_key, 1), '')"),
+    # Any whole name word with the birth year in the kecamatan (initials, dropped words,
+    # a placeholder day and month).
+    BlockingRule("kec_year_word", "list_transform(list_filter(s.name_tokens,"
+                                  " lambda t: length(t) > 1), lambda t: s.kec || ':'"
+                                  " || year(s.dob) || ':' || t)", unnest=True),
+    # The NIK's date part against the birth date, in the regency (typed date unknown).
+    BlockingRule("kab_birth_day", "list_transform(list_distinct([s.nik_dmy, s.dob_dmy]),"
+                                  " lambda d: s.kab || ':' || d)", unnest=True),
+    # Movers with a wrong birth year or day: whole name with month and day, or the year.
+    BlockingRule("name_day", "nullif(s.name_sorted, '') || ':' || strftime(s.dob, '%m%d')"),
+    BlockingRule("name_year", "nullif(s.name_sorted, '') || ':' || year(s.dob)"),
+)
+
 KEYS = "match_block_keys"  # + _l / _r: one table per side
 CAPPED = "match_capped_keys"
 

@@ -38,6 +38,14 @@ class Comparison:
         labels = [label for label, _ in self.levels]
         return tuple(self.top - labels.index(n) for n in self.neutral)
 
+    def gamma(self, label: str) -> int:
+        """The gamma value of the level named `label` (code outside this module refers to
+        levels by name, so adding a level cannot silently re-point it)."""
+        labels = [name for name, _ in self.levels]
+        if label not in labels:
+            raise KeyError(f"comparison {self.name!r} has no level {label!r}; levels: {labels}")
+        return self.top - labels.index(label)
+
     def label(self, gamma: int) -> str:
         """Human label of a level."""
         if gamma == -1:
@@ -51,6 +59,37 @@ def _both(col: str) -> str:
 
 # Name or birth date at least roughly agree.
 _CORROBORATED = "(name_sim >= 0.75 OR dob_key_l = dob_key_r)"
+# One name is the other with words left out or cut to their initial (SITI M / SITI
+# MARYAM, J. SAPUTRA / JAJANG SAPUTRA): low-quality entry, not another person.
+_ABBREVIATES = "name_abbreviates(name_tokens_l, name_tokens_r)"
+# The typed birth date says nothing (blank or a placeholder) but the NIK's date part
+# agrees with the other record's birth date. Not when the NIKs are equal: the NIK
+# comparison holds that evidence already (a relative's NIK would count twice).
+_NIK_DATE_AGREES = ("(((dob_l IS NULL OR coalesce(dob_placeholder_l, false))"
+                    " AND nik_dmy_l = dob_dmy_r"
+                    " OR (dob_r IS NULL OR coalesce(dob_placeholder_r, false))"
+                    " AND nik_dmy_r = dob_dmy_l) AND nik_l IS DISTINCT FROM nik_r)")
+# One digit substituted, or two adjacent digits swapped, in the NIK's first 12 digits.
+_ONE_TYPO_12 = ("(hamming(left(nik_l, 12), left(nik_r, 12)) = 1"
+                " OR (hamming(left(nik_l, 12), left(nik_r, 12)) = 2"
+                " AND damerau_levenshtein(left(nik_l, 12), left(nik_r, 12)) = 1))")
+# A typo: one digit substituted or two adjacent digits swapped in the region or date
+# digits with the same serial, or an Excel-damaged last digit (15 significant digits).
+# It needs a similar name: serial 0001 is everywhere, so a sibling born a year later or
+# a namesake in the next kecamatan has a NIK one digit away; for that reason a typo in
+# the region digits also needs both records in the same kecamatan (1M bench: 318 links
+# of people not in the register without it, none right). A day 40 apart is the other
+# sex, not a typo. The birth-date field is typed apart from the NIK, so it agrees.
+_NIK_TYPO = (f"((nik_serial_l = nik_serial_r AND {_ONE_TYPO_12}"
+             " AND NOT (substr(nik_l, 7, 6) <> substr(nik_r, 7, 6) AND nik_dmy_l = nik_dmy_r)"
+             " AND (left(nik_l, 6) = left(nik_r, 6) OR coalesce(kec_l = kec_r, true)))"
+             " OR (left(nik_l, 15) = left(nik_r, 15)"
+             " AND (right(nik_l, 1) = '0' OR right(nik_r, 1) = '0')))"
+             f" AND (name_sim >= 0.9 OR {_ABBREVIATES})"
+             " AND coalesce(dob_key_l = dob_key_r, true)")
+_SAME_RT = ("rt_l = rt_r AND coalesce(rw_l = rw_r, dusun_l = dusun_r, true)")
+# The NIK field of one record holds the other's family card number: household evidence.
+_SAME_KK = "(no_kk_l = no_kk_r OR nik_l = no_kk_r OR no_kk_l = nik_r)"
 
 COMPARISONS = (
     Comparison("name", "(name_key_l = '' OR name_key_r = '')", (
@@ -60,6 +99,7 @@ COMPARISONS = (
         # A single name against a full one, or one side carrying an extra word.
         ("words contained", "list_has_all(name_tokens_l, name_tokens_r)"
                             " OR list_has_all(name_tokens_r, name_tokens_l)"),
+        ("initials or words left out", _ABBREVIATES),
         ("jw>=0.75", "name_sim >= 0.75"),
     ), tf_level="exact"),
     Comparison("nik", _both("nik"), (
@@ -75,25 +115,14 @@ COMPARISONS = (
         # kecamatan: a namesake born on the same day in the next kecamatan has a NIK one
         # region digit away and an address in another kecamatan (1M bench: 318 such
         # links, all of people not in the register, none right).
-        ("typo in region or date", "((nik_serial_l = nik_serial_r"
-                                   " AND (hamming(left(nik_l, 12), left(nik_r, 12)) = 1"
-                                   " OR (hamming(left(nik_l, 12), left(nik_r, 12)) = 2 AND"
-                                   " damerau_levenshtein(left(nik_l, 12), left(nik_r, 12)) = 1))"
-                                   " AND (left(nik_l, 6) = left(nik_r, 6)"
-                                   " OR coalesce(kec_l = kec_r, true)))"
-                                   " OR (left(nik_l, 15) = left(nik_r, 15)"
-                                   " AND (right(nik_l, 1) = '0' OR right(nik_r, 1) = '0')))"
-                                   " AND (name_sim >= 0.9 OR list_has_all(name_tokens_l, name_tokens_r)"
-                                   " OR list_has_all(name_tokens_r, name_tokens_l))"
-                                   # the birth-date field is typed apart from the NIK, so a
-                                   # real NIK typo leaves it agreeing
-                                   " AND coalesce(dob_key_l = dob_key_r, true)"),
+        ("typo in region or date", _NIK_TYPO),
         # Same district and birth day, another serial: a twin or a neighbour, so no
         # evidence of identity (neutral), though nearly never seen between strangers.
         ("same region and date, other serial", "left(nik_l, 12) = left(nik_r, 12)"),
     ), neutral=("exact, name and birth date disagree", "same region and date, other serial")),
-    Comparison("dob", _both("dob"), (
+    Comparison("dob", f"{_both('dob')} AND NOT coalesce({_NIK_DATE_AGREES}, false)", (
         ("exact", "dob_l = dob_r"),
+        ("NIK date agrees, typed date unknown", _NIK_DATE_AGREES),
         ("day and month swapped", "dob_key_l = dob_key_r"),
         ("same year, a placeholder date", "year(dob_l) = year(dob_r)"
                                           " AND (dob_placeholder_l OR dob_placeholder_r)"),
@@ -105,18 +134,30 @@ COMPARISONS = (
     # KK and address are one comparison: family members share both, so as two
     # independent fields they would count the same household evidence twice.
     Comparison("household", "(village_l IS NULL OR village_r IS NULL) AND"
-                            " (no_kk_l IS NULL OR no_kk_r IS NULL)", (
-        ("same KK", "no_kk_l = no_kk_r"),
-        ("village, RT and RW", "village_l = village_r AND rt_l = rt_r AND rw_l = rw_r"),
+                            " (no_kk_l IS NULL OR no_kk_r IS NULL) AND (rt_l IS NULL OR rt_r IS NULL)"
+                            f" AND NOT coalesce({_SAME_KK}, false)", (
+        ("same KK", _SAME_KK),
+        # RW is often left out of one address; RT with RW or dusun agreeing where given
+        ("village, RT and RW", f"village_l = village_r AND {_SAME_RT}"),
         ("village", "village_l = village_r"),
+        # a neighbouring village code typed, the street address intact
+        ("kecamatan, RT and RW", f"kec_l = kec_r AND {_SAME_RT}"),
+        # the region typed for another district, the street address intact
+        ("RT, RW and dusun or street, other region",
+         "rt_l = rt_r AND rw_l = rw_r AND (dusun_l = dusun_r OR street_l = street_r)"),
         ("kecamatan", "kec_l = kec_r"),
     )),
 )
 
+def level(comparison: str, label: str) -> int:
+    """The gamma value of a comparison's level, by names: `level("dob", "exact")`."""
+    return next(c for c in COMPARISONS if c.name == comparison).gamma(label)
+
+
 PAIR_COLUMNS = (
     "src_id", "name_key", "name_sorted", "name_tokens", "name_first", "nik", "nik_ok",
-    "nik_serial", "no_kk", "dob", "dob_key", "dob_placeholder", "sex", "village", "kec",
-    "rt", "rw",
+    "nik_serial", "nik_dmy", "no_kk", "dob", "dob_key", "dob_dmy", "dob_placeholder", "sex",
+    "village", "kec", "rt", "rw", "dusun", "street",
 )
 
 

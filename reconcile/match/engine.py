@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from reconcile import db
 from reconcile.match import dedupe, link, score
-from reconcile.match.blocking import block
+from reconcile.match.blocking import SECOND_PASS_RULES, block
 from reconcile.match.compare import compare_sql
 from reconcile.match.settings import MatchSettings
 from reconcile.match.std import standardise
@@ -17,6 +17,9 @@ from reconcile.tables import Table
 GAMMAS = "match_gammas"
 RANDOM_PAIRS = "match_random_pairs"
 RANDOM_GAMMAS = "match_random_gammas"
+OPEN_ROWS = "match_open_kemensos"
+SECOND_BLOCKED = "match_second_blocked"
+SECOND_SCORED = "match_second_scored"
 
 @contextmanager
 def _timed(stats: dict, stage: str) -> Iterator[None]:
@@ -64,8 +67,53 @@ def _score_links(con, s: MatchSettings, stats: dict) -> score.Model:
         stats["em"]["link_prior"] = model.link_prior
         db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.link_prior,
                                       s.temp))
+    with _timed(stats, "reestimate"):
+        _reestimate(con, s, model, stats)
         _drop(con, GAMMAS, RANDOM_PAIRS, RANDOM_GAMMAS)
+    with _timed(stats, "second_pass"):
+        stats["second_pass"] = _second_pass(con, s, model)
     return model
+
+
+def _reestimate(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
+    """m again from all near-certain first-pass pairs (leave-one-field-out), then the
+    match share, the link prior and the scores with it."""
+    for _ in range(s.m_rounds):
+        model.m = score.reestimate_m(con, Table.PAIRS_SCORED, model, score.bits(s.m_certainty))
+        model.prior, _ = score.refit_prior(con, GAMMAS, model, s.em_max_iterations)
+        model.link_prior = score.pair_prior(
+            model.prior, db.count(con, GAMMAS),
+            db.count(con, Table.STD_KEMENSOS) * db.count(con, Table.STD_BPS))
+        db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.link_prior,
+                                      s.temp))
+    db.put(con, score.WEIGHTS, model.weights())
+    stats["em"].update(prior=model.prior, link_prior=model.link_prior)
+
+
+# Kemensos rows whose best first-pass candidate is below the link threshold.
+OPEN_ROWS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {OPEN_ROWS} AS
+SELECT * FROM {Table.STD_KEMENSOS} WHERE rid NOT IN (
+    SELECT rid_l FROM {Table.PAIRS_SCORED} WHERE match_probability >= $threshold)
+"""
+
+
+def _second_pass(con, s: MatchSettings, model: score.Model) -> dict:
+    """Looser blocking keys for the rows still without a likely candidate, scored by the
+    same model; their new pairs join pairs_blocked and pairs_scored."""
+    db.run(con, OPEN_ROWS_SQL, {"threshold": float(s.link_threshold)})
+    blocking = block(con, OPEN_ROWS, Table.STD_BPS,
+                     SECOND_BLOCKED, s.max_pairs_per_key, SECOND_PASS_RULES, temp=True)
+    db.run(con, f"""DELETE FROM {SECOND_BLOCKED} WHERE (rid_l, rid_r) IN
+                    (SELECT (rid_l, rid_r) FROM {Table.PAIRS_BLOCKED})""")
+    db.run(con, f"INSERT INTO {Table.PAIRS_BLOCKED} BY NAME SELECT * FROM {SECOND_BLOCKED}")
+    db.run(con, compare_sql(SECOND_BLOCKED, Table.STD_KEMENSOS, Table.STD_BPS, GAMMAS))
+    db.run(con, score.scored_sql(GAMMAS, SECOND_SCORED, model, model.link_prior, True))
+    db.run(con, f"INSERT INTO {Table.PAIRS_SCORED} BY NAME SELECT * FROM {SECOND_SCORED}")
+    stats = {"open_rows": db.count(con, OPEN_ROWS), "new_pairs": db.count(con, SECOND_BLOCKED),
+             **blocking}
+    _drop(con, GAMMAS, SECOND_BLOCKED, SECOND_SCORED, OPEN_ROWS)
+    return stats
 
 
 def _dedupe(con, s: MatchSettings, model: score.Model, stats: dict) -> None:

@@ -9,13 +9,15 @@ per person after deduplication.
 
 from __future__ import annotations
 
-from reconcile.match.compare import COMPARISONS
+from reconcile.match.compare import level
 from reconcile.match.ddl import create
 from reconcile.tables import Table
 
 ROW_LINKS = "match_row_links"
 
-_NIK_EXACT = next(c for c in COMPARISONS if c.name == "nik").top
+_NIK_EXACT = level("nik", "exact")
+_DOB_ROUGHLY = level("dob", "day and month swapped")
+_NAME_CLOSE = level("name", "same words or jw>=0.95")
 
 
 def cannot_link_sql(a: str, b: str, nik: bool = True) -> str:
@@ -27,8 +29,7 @@ def cannot_link_sql(a: str, b: str, nik: bool = True) -> str:
         f"({a}.name_key <> '' AND {b}.name_key <> ''"
         f" AND greatest(jaro_winkler_similarity({a}.name_key, {b}.name_key),"
         f" jaro_winkler_similarity({a}.name_sorted, {b}.name_sorted)) < 0.8"
-        f" AND NOT list_has_all({a}.name_tokens, {b}.name_tokens)"
-        f" AND NOT list_has_all({b}.name_tokens, {a}.name_tokens))")
+        f" AND NOT name_abbreviates({a}.name_tokens, {b}.name_tokens))")
     twins = f"({a}.no_kk = {b}.no_kk AND {a}.dob = {b}.dob AND {names_differ})"
     if not nik:
         return twins
@@ -57,7 +58,8 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False) -
            b.gamma_nik = {_NIK_EXACT} AS nik_exact,
            -- agrees with its candidate on birth date and on name or NIK, whatever the
            -- rest says (a badly typed name beside the own NIK is common)
-           coalesce(b.gamma_dob >= 3 AND (b.gamma_name >= 4 OR b.gamma_nik = {_NIK_EXACT}),
+           coalesce(b.gamma_dob >= {_DOB_ROUGHLY}
+                    AND (b.gamma_name >= {_NAME_CLOSE} OR b.gamma_nik = {_NIK_EXACT}),
                     false) AS confirmed,
            CASE WHEN b.rid_r IS NULL THEN 'no candidate found by blocking'
                 WHEN b.match_probability < {float(threshold)!r}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reconcile import db
-from reconcile.match.compare import COMPARISONS, Comparison
+from reconcile.match.compare import COMPARISONS, Comparison, level
 from reconcile.match.ddl import create
 from reconcile.match.std import NAME_TF
 
@@ -28,12 +28,17 @@ _M_FLOOR = 0.005
 # matches. Each field's m comes from anchors that do not use it, so the estimate is not
 # circular. Plain EM was tried and rejected: its latent class becomes "same household"
 # (family members share KK, address and often a surname), not "same person".
+_NIK = f"gamma_nik = {level('nik', 'exact')}"
+_NAME = f"gamma_name >= {level('name', 'same words or jw>=0.95')}"
+_DOB = f"gamma_dob = {level('dob', 'exact')}"
 ANCHORS = {
-    "name": "gamma_nik = {nik} AND gamma_dob = 4",
-    "dob": "gamma_nik = {nik} AND gamma_name >= 4",
-    "nik": "gamma_name = 5 AND gamma_dob = 4 AND gamma_household >= 3 AND gamma_sex <> 0",
-    "sex": "gamma_nik = {nik} AND gamma_name >= 4 AND gamma_dob = 4",
-    "household": "gamma_nik = {nik} AND gamma_name >= 4 AND gamma_dob = 4",
+    "name": f"{_NIK} AND {_DOB}",
+    "dob": f"{_NIK} AND {_NAME}",
+    "nik": f"gamma_name = {level('name', 'exact')} AND {_DOB}"
+           f" AND gamma_household >= {level('household', 'village, RT and RW')}"
+           " AND gamma_sex <> 0",
+    "sex": f"{_NIK} AND {_NAME} AND {_DOB}",
+    "household": f"{_NIK} AND {_NAME} AND {_DOB}",
 }
 
 
@@ -105,15 +110,38 @@ def _gammas(patterns: pd.DataFrame) -> np.ndarray:
 
 def estimate_m(con, gamma_table: str) -> dict[str, np.ndarray]:
     """Level shares of each comparison among its anchor pairs."""
-    nik_exact = next(c for c in COMPARISONS if c.name == "nik").top
     m = {}
     for comp in COMPARISONS:
-        where = ANCHORS[comp.name].format(nik=nik_exact)
+        where = ANCHORS[comp.name]
         counts = db.df(con, f"SELECT gamma_{comp.name} AS g, count(*) AS n FROM {gamma_table}"
                             f" WHERE {where} AND gamma_{comp.name} >= 0 GROUP BY 1")
         shares = np.bincount(counts["g"], weights=counts["n"], minlength=comp.top + 1)
         if shares.sum() == 0:
             shares = _initial_m(comp)
+        shares = np.maximum(shares / shares.sum(), _M_FLOOR)
+        m[comp.name] = shares / shares.sum()
+    return m
+
+
+def reestimate_m(con, scored_table: str, model: Model, min_bits: float) -> dict[str, np.ndarray]:
+    """m of each comparison from the scored pairs that the *other* comparisons alone make
+    near-certain matches (their weight with the link prior >= `min_bits`).
+
+    Anchor pairs need clean fields, so their m describes well-typed records; errors pile
+    up on the same records (low-quality entry), and such an m makes several mild
+    disagreements add up to a veto. Leaving each field out of its own selection keeps
+    the estimate from being circular, and lets records with other errors in.
+    """
+    m = {}
+    for comp in COMPARISONS:
+        counts = db.df(con, f"""
+            SELECT gamma_{comp.name} AS g, count(*) AS n FROM {scored_table}
+            WHERE match_weight - mw_{comp.name} >= $bits AND gamma_{comp.name} >= 0
+            GROUP BY 1""", {"bits": float(min_bits)})
+        shares = np.bincount(counts["g"], weights=counts["n"], minlength=comp.top + 1)
+        if shares.sum() < 100:  # too few to say more than the anchors did
+            m[comp.name] = model.m[comp.name]
+            continue
         shares = np.maximum(shares / shares.sum(), _M_FLOOR)
         m[comp.name] = shares / shares.sum()
     return m

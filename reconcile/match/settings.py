@@ -29,6 +29,10 @@ class MatchSettings:
             weight bits than this is not linked (it cannot be told between them).
         max_pairs_per_key: a blocking key that would produce more pairs than this (an
             all-zero NIK, a very common name in one village) is skipped and reported.
+        m_rounds: rounds of re-estimating m from the scored pairs that the other fields
+            alone make near-certain (`score.reestimate_m`); 0 keeps the anchor m.
+        m_certainty: how certain the other fields must make a pair (a probability with
+            the link prior) for it to count in the re-estimate of a field's m.
         u_sample: rows drawn from each side for the random pairs that estimate u.
         em_max_iterations: upper bound on EM iterations (the match share).
         keep_intermediate: write std_*, pairs_*, match_row_links and the dedupe tables
@@ -42,6 +46,8 @@ class MatchSettings:
     attach_threshold: float = 0.9
     ambiguity_bits: float = 1.0
     max_pairs_per_key: int = 5_000
+    m_rounds: int = 1
+    m_certainty: float = 0.999
     u_sample: int = 600
     em_max_iterations: int = 100
     keep_intermediate: bool = False

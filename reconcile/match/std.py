@@ -49,6 +49,10 @@ def std_sql(source: Table, target: Table, id_column: str, family_column: str,
                     AND try_cast(substr(nik, 7, 2) AS INTEGER) IN (day(dob), day(dob) + 40),
                     dob IS NULL) AS nik_own,
            left(nik, 6) AS nik_region, substr(nik, 7, 6) AS nik_date,
+           -- the NIK's birth date as DDMMYY with the women's +40 removed
+           lpad((try_cast(substr(nik, 7, 2) AS INTEGER) % 40)::VARCHAR, 2, '0')
+               || substr(nik, 9, 4) AS nik_dmy,
+           strftime(dob, '%d%m%y') AS dob_dmy,
            right(nik, 4) AS nik_serial, no_kk,
            dob, strftime(dob, '%d-%m') IN ({placeholders}) AS dob_placeholder,
            year(dob) * 10000 + least(day(dob), month(dob)) * 100

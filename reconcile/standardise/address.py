@@ -17,8 +17,11 @@ MACROS = {
         " '') AS INTEGER), try_cast(nullif(regexp_extract(addr_upper(x),"
         " '(\\d{1,3})\\s*/\\s*\\d{1,3}', 1), '') AS INTEGER))"
     ),
+    # "RT/RW 021/003" first: there "RW 021" is the RT.
     "addr_rw": (
-        "coalesce(try_cast(nullif(regexp_extract(addr_upper(x), '\\bRW\\.?\\s*:?\\s*0*(\\d+)', 1),"
+        "coalesce(try_cast(nullif(regexp_extract(addr_upper(x),"
+        " '\\bRT\\s*/\\s*RW\\.?\\s*:?\\s*\\d{1,3}\\s*/\\s*0*(\\d{1,3})', 1), '') AS INTEGER),"
+        " try_cast(nullif(regexp_extract(addr_upper(x), '\\bRW\\.?\\s*:?\\s*0*(\\d+)', 1),"
         " '') AS INTEGER), try_cast(nullif(regexp_extract(addr_upper(x),"
         " '\\d{1,3}\\s*/\\s*(\\d{1,3})', 1), '') AS INTEGER))"
     ),
@@ -31,7 +34,7 @@ MACROS = {
     # Street with its prefix unified (JL./JLN./JALAN -> JL, GG./GANG -> GG), no numbers.
     "addr_street": (
         "nullif(trim(regexp_replace(regexp_replace(regexp_extract(addr_upper(x),"
-        " '\\b(JL|JLN|JALAN|GG|GANG)\\b\\.?\\s*([A-Z][A-Z .]*?)\\s*(,|\\d|\\bNO\\b|\\bRT\\b|$)', 2), '[^A-Z]+', ' ', 'g'),"
+        " '\\b(JL|JLN|JALAN|GG|GANG)\\b\\.?\\s*([A-Z][A-Z .]*?)\\s*(,|\\d|\\bNO\\b|\\bNOMOR\\b|\\bRT\\b|$)', 2), '[^A-Z]+', ' ', 'g'),"
         " '\\s+', ' ', 'g')), '')"
     ),
 }
@@ -58,6 +61,8 @@ def parse_address(alamat: str | None) -> tuple:
         (1, 2, None, 'MERDEKA')
         >>> parse_address("DSN. KRAJAN 004/011")
         (4, 11, 'KRAJAN', None)
+        >>> parse_address("JLN CEMPAKA NOMOR 46 RT/RW 021/003")
+        (21, 3, None, 'CEMPAKA')
         >>> parse_address("-")
         (None, None, None, None)
     """

@@ -73,9 +73,25 @@ MACROS = {
 }
 
 
+# Over token lists: every word of `a` is a word of `b` or the initial of one, and at least
+# one whole word is shared (SITI M / SITI MARYAM, J SAPUTRA / JAJANG SAPUTRA).
+PAIR_MACROS = {
+    "name_abbreviation_of": (
+        "len(a) > 0 AND list_bool_and(list_transform(a, lambda t: list_contains(b, t)"
+        " OR (length(t) = 1 AND list_contains(list_transform(b, lambda w: left(w, 1)), t))))"
+        " AND list_bool_or(list_transform(a, lambda t: length(t) > 1 AND list_contains(b, t)))"
+    ),
+    "name_abbreviates": (
+        "coalesce(name_abbreviation_of(a, b) OR name_abbreviation_of(b, a), false)"
+    ),
+}
+
+
 def macros_sql() -> list[str]:
     """CREATE MACRO statements for every name function (order matters: later use earlier)."""
-    return [f"CREATE OR REPLACE MACRO {name}(x) AS {body}" for name, body in MACROS.items()]
+    return ([f"CREATE OR REPLACE MACRO {name}(x) AS {body}" for name, body in MACROS.items()]
+            + [f"CREATE OR REPLACE MACRO {name}(a, b) AS {body}"
+               for name, body in PAIR_MACROS.items()])
 
 
 def install(con) -> None:
@@ -107,5 +123,25 @@ def name_key(name: str | None) -> str:
     try:
         install(con)
         return db.scalar(con, "SELECT name_key($n)", {"n": name})
+    finally:
+        con.close()
+
+
+def abbreviates(a: str, b: str) -> bool:
+    """Whether one name is the other with words left out or cut to their initial.
+
+    Examples:
+        >>> abbreviates("SITI M", "SITI MARYAM"), abbreviates("J. Saputra", "Jajang Saputra")
+        (True, True)
+        >>> abbreviates("ROSMIATI", "SITI ROSMIATI"), abbreviates("A B", "ANI BUDI")
+        (True, False)
+        >>> abbreviates("SITI M", "SITI AMINAH")
+        False
+    """
+    con = db.connect()
+    try:
+        install(con)
+        return bool(db.scalar(con, "SELECT name_abbreviates(string_split(name_key($a), ' '),"
+                                   " string_split(name_key($b), ' '))", {"a": a, "b": b}))
     finally:
         con.close()
