@@ -91,7 +91,7 @@ def _std(con, name: str, over: dict) -> None:
         year(dob) * 10000 + least(day(dob), month(dob)) * 100 + greatest(day(dob), month(dob))
             AS dob_key,
         strftime(dob, '%d-%m') IN ('01-01', '01-07', '31-12') AS dob_placeholder,
-        sex, village, left(village, 8) AS kec, rt, rw, dusun, street
+        sex, village, left(village, 8) AS kec, rt, rw, dusun, street, 0 AS quality
         FROM (SELECT * REPLACE (dob::DATE AS dob, nik::VARCHAR AS nik, sex::VARCHAR AS sex,
               village::VARCHAR AS village, no_kk::VARCHAR AS no_kk, rt::INTEGER AS rt,
               street::VARCHAR AS street) FROM {name})""")

@@ -157,7 +157,7 @@ def level(comparison: str, label: str) -> int:
 PAIR_COLUMNS = (
     "src_id", "name_key", "name_sorted", "name_tokens", "name_first", "nik", "nik_ok",
     "nik_serial", "nik_dmy", "no_kk", "dob", "dob_key", "dob_dmy", "dob_placeholder", "sex",
-    "village", "kec", "rt", "rw", "dusun", "street",
+    "village", "kec", "rt", "rw", "dusun", "street", "quality",
 )
 
 
@@ -181,6 +181,7 @@ def compare_sql(pairs: str, left: str, right: str, target: str,
         SELECT *, {sims_sql()} FROM joined
     )
     SELECT rid_l, rid_r, matched_by, src_id_l, src_id_r, name_key_l, name_sim,
+           greatest(quality_l, quality_r) AS quality,
            {gammas}
     FROM sims
     """

@@ -79,7 +79,8 @@ def _reestimate(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
     """m again from all near-certain first-pass pairs (leave-one-field-out), then the
     match share, the link prior and the scores with it."""
     for _ in range(s.m_rounds):
-        model.m = score.reestimate_m(con, Table.PAIRS_SCORED, model, score.bits(s.m_certainty))
+        model.m_by_quality = score.reestimate_m(con, Table.PAIRS_SCORED, model,
+                                                score.bits(s.m_certainty))
         model.prior, _ = score.refit_prior(con, GAMMAS, model, s.em_max_iterations)
         model.link_prior = score.pair_prior(
             model.prior, db.count(con, GAMMAS),

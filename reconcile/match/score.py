@@ -9,7 +9,7 @@ so SITI AMINAH = SITI AMINAH counts for less than WAYAN SUDARSANA = WAYAN SUDARS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ WEIGHTS = "match_weights"
 _FLOOR = 1e-6  # keeps log-weights finite for levels never seen in a sample
 # No single field may veto a match: a level matches "never" show is still possible.
 _M_FLOOR = 0.005
+MIN_PAIRS = 100  # fewest pairs behind a re-estimated m
 
 # Anchors for m: for each comparison, blocked pairs that other fields make near-certain
 # matches. Each field's m comes from anchors that do not use it, so the estimate is not
@@ -42,35 +43,52 @@ ANCHORS = {
 }
 
 
+# Entry quality of a pair: the visible defects of its worse record, 0, 1 or 2 and more
+# (std.QUALITY_SQL). Errors pile up on badly entered records, so a disagreement means
+# less between such records than between clean ones; m is estimated per quality.
+QUALITIES = (0, 1, 2)
+
+Params = dict[str, np.ndarray]
+
+
 @dataclass
 class Model:
-    """Fitted parameters: m and u per comparison level, the match share among blocked
-    pairs (`prior`) and the chance that a random Kemensos x register pair matches
-    (`link_prior`, see `pair_prior`)."""
+    """Fitted parameters: m per entry quality and u per comparison level, the match share
+    among blocked pairs (`prior`) and the chance that a random Kemensos x register pair
+    matches (`link_prior`, see `pair_prior`). `m` is the pooled m, used for a quality
+    whose own estimate had too few pairs."""
 
-    m: dict[str, np.ndarray]
-    u: dict[str, np.ndarray]
+    m: Params
+    u: Params
     prior: float
     iterations: int = 0
     link_prior: float | None = None
+    m_by_quality: dict[int, Params] = field(default_factory=dict)
+
+    def m_for(self, quality: int) -> Params:
+        """m of the pairs of one entry quality."""
+        return self.m_by_quality.get(quality, self.m)
 
     def weights(self) -> pd.DataFrame:
-        """One row per comparison level with m, u and its match weight in bits."""
+        """One row per entry quality and comparison level: m, u, match weight in bits."""
         rows = []
-        for comp in COMPARISONS:
-            for level in range(comp.top + 1):
-                m, u = self.m[comp.name][level], self.u[comp.name][level]
-                m = u if level in comp.neutral_gammas else m
-                rows.append({"comparison": comp.name, "gamma": level,
-                             "label": comp.label(level), "m": m, "u": u,
-                             "match_weight": float(np.log2(m / u))})
+        for quality in QUALITIES:
+            m_q = self.m_for(quality)
+            for comp in COMPARISONS:
+                for level in range(comp.top + 1):
+                    m, u = m_q[comp.name][level], self.u[comp.name][level]
+                    m = u if level in comp.neutral_gammas else m
+                    rows.append({"quality": quality, "comparison": comp.name, "gamma": level,
+                                 "label": comp.label(level), "m": m, "u": u,
+                                 "match_weight": float(np.log2(m / u))})
         return pd.DataFrame(rows)
 
 
 def pattern_sql(gamma_table: str, where: str = "true") -> str:
-    """Distinct comparison vectors and how often each occurs."""
+    """Distinct comparison vectors (with their entry quality) and how often each occurs."""
     cols = ", ".join(f"gamma_{c.name}" for c in COMPARISONS)
-    return f"SELECT {cols}, count(*) AS n FROM {gamma_table} WHERE {where} GROUP BY ALL"
+    return (f"SELECT quality, {cols}, count(*) AS n FROM {gamma_table} WHERE {where}"
+            " GROUP BY ALL")
 
 
 def estimate_u(patterns: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -89,12 +107,22 @@ def _initial_m(comp: Comparison) -> np.ndarray:
     return m / m.sum()
 
 
-def _likelihoods(gammas: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
+def _likelihoods(gammas: np.ndarray, params: Params) -> np.ndarray:
     out = np.ones(len(gammas))
     for j, comp in enumerate(COMPARISONS):
         g = gammas[:, j]
         seen = g >= 0
         out[seen] *= params[comp.name][g[seen]]
+    return out
+
+
+def _match_likelihoods(patterns: pd.DataFrame, gammas: np.ndarray, model: Model) -> np.ndarray:
+    """Likelihood of each pattern among matches, with the m of its entry quality."""
+    out = np.ones(len(gammas))
+    quality = patterns["quality"].to_numpy()
+    for q in QUALITIES:
+        rows = quality == q
+        out[rows] = _likelihoods(gammas[rows], model.m_for(q))
     return out
 
 
@@ -123,41 +151,52 @@ def estimate_m(con, gamma_table: str) -> dict[str, np.ndarray]:
     return m
 
 
-def reestimate_m(con, scored_table: str, model: Model, min_bits: float) -> dict[str, np.ndarray]:
-    """m of each comparison from the scored pairs that the *other* comparisons alone make
+def reestimate_m(con, scored_table: str, model: Model, min_bits: float) -> dict[int, Params]:
+    """m per entry quality from the scored pairs that the *other* comparisons alone make
     near-certain matches (their weight with the link prior >= `min_bits`).
 
     Anchor pairs need clean fields, so their m describes well-typed records; errors pile
     up on the same records (low-quality entry), and such an m makes several mild
     disagreements add up to a veto. Leaving each field out of its own selection keeps
-    the estimate from being circular, and lets records with other errors in.
+    the estimate from being circular and lets records with other errors in; estimating
+    per entry quality keeps the clean records' m sharp.
     """
-    m = {}
-    for comp in COMPARISONS:
-        counts = db.df(con, f"""
-            SELECT gamma_{comp.name} AS g, count(*) AS n FROM {scored_table}
-            WHERE match_weight - mw_{comp.name} >= $bits AND gamma_{comp.name} >= 0
-            GROUP BY 1""", {"bits": float(min_bits)})
-        shares = np.bincount(counts["g"], weights=counts["n"], minlength=comp.top + 1)
-        if shares.sum() < 100:  # too few to say more than the anchors did
-            m[comp.name] = model.m[comp.name]
-            continue
-        shares = np.maximum(shares / shares.sum(), _M_FLOOR)
-        m[comp.name] = shares / shares.sum()
-    return m
+    counts = db.df(con, " UNION ALL ".join(f"""
+        SELECT '{c.name}' AS comparison, quality, gamma_{c.name} AS g, count(*) AS n
+        FROM {scored_table} WHERE match_weight - mw_{c.name} >= $bits AND gamma_{c.name} >= 0
+        GROUP BY ALL""" for c in COMPARISONS), {"bits": float(min_bits)})
+    by_quality = {}
+    for quality in QUALITIES:
+        m = {}
+        for comp in COMPARISONS:
+            rows = counts[(counts["comparison"] == comp.name) & (counts["quality"] == quality)]
+            shares = np.bincount(rows["g"], weights=rows["n"], minlength=comp.top + 1)
+            if shares.sum() < MIN_PAIRS:  # too few to say more than the pooled estimate
+                m[comp.name] = model.m[comp.name]
+                continue
+            shares = np.maximum(shares / shares.sum(), _M_FLOOR)
+            m[comp.name] = shares / shares.sum()
+        by_quality[quality] = m
+    return by_quality
 
 
-def _mw_sql(comp: Comparison, model: Model) -> str:
-    weights = np.log2(model.m[comp.name] / model.u[comp.name])
+def _mw_case(comp: Comparison, m: Params, model: Model) -> str:
+    weights = np.log2(m[comp.name] / model.u[comp.name])
     weights[list(comp.neutral_gammas)] = 0.0
     whens = " ".join(f"WHEN {g} THEN {float(w)!r}" for g, w in enumerate(weights))
     if comp.tf_level is not None:
-        tf_gamma = comp.top - [label for label, _ in comp.levels].index(comp.tf_level)
-        m_tf = float(model.m[comp.name][tf_gamma])
+        tf_gamma = comp.gamma(comp.tf_level)
+        m_tf = float(m[comp.name][tf_gamma])
         # u of an exact agreement on this value = the chance two random records share it.
         whens = (f"WHEN {tf_gamma} THEN log2({m_tf!r} / greatest(coalesce(tf.tf, {_FLOOR}),"
                  f" {_FLOOR})) " + whens)
-    return f"CASE gamma_{comp.name} {whens} ELSE 0.0 END AS mw_{comp.name}"
+    return f"CASE gamma_{comp.name} {whens} ELSE 0.0 END"
+
+
+def _mw_sql(comp: Comparison, model: Model) -> str:
+    per_quality = " ".join(f"WHEN {q} THEN {_mw_case(comp, model.m_for(q), model)}"
+                           for q in QUALITIES)
+    return f"CASE quality {per_quality} END AS mw_{comp.name}"
 
 
 def scored_sql(gamma_table: str, target: str, model: Model, prior: float,
@@ -214,7 +253,7 @@ def refit_prior(con, gamma_table: str, model: Model,
     if patterns.empty:
         return model.prior, 0
     gammas, counts = _gammas(patterns), patterns["n"].to_numpy(dtype=float)
-    lm, lu, prior = _likelihoods(gammas, model.m), _likelihoods(gammas, model.u), 0.1
+    lm, lu, prior = _match_likelihoods(patterns, gammas, model), _likelihoods(gammas, model.u), 0.1
     done = 0
     while done < iterations:
         done += 1

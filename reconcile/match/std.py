@@ -13,6 +13,16 @@ from reconcile.tables import Table
 
 NAME_TF = "match_name_tf"
 
+# Visible signs of careless entry, counted per record (0, 1, 2 = two or more): no usable
+# NIK or one whose date part contradicts the birth date, no KK, no or a placeholder
+# birth date, no village, no RT, a name with an initial. They come together on badly
+# entered records, whose other fields are then often wrong too (score.QUALITIES).
+QUALITY_SQL = """least(2, (NOT coalesce(nik_ok AND nik_own, false))::INT
+    + (no_kk IS NULL)::INT + coalesce(dob_placeholder, true)::INT + (village IS NULL)::INT
+    + (rt IS NULL)::INT
+    + coalesce(list_bool_or(list_transform(name_tokens, lambda t: length(t) = 1)), false)::INT
+    )::UTINYINT"""
+
 # Day-month pairs that clerks type when the real birth date is unknown (domain.md §4).
 PLACEHOLDER_DAYS = ("01-01", "01-07", "31-12")
 
@@ -36,7 +46,7 @@ def std_sql(source: Table, target: Table, id_column: str, family_column: str,
                tgl_lahir AS dob, jenis_kelamin AS sex,
                kode_wilayah AS village, alamat
         FROM {source} s LEFT JOIN names n ON n.nama IS NOT DISTINCT FROM s.nama
-    )
+    ), keys AS (
     SELECT rid, src_id, family_id,
            name_key, name_sorted(name_key) AS name_sorted, name_parent,
            list_distinct(string_split(nullif(name_key, ''), ' ')) AS name_tokens,
@@ -61,6 +71,8 @@ def std_sql(source: Table, target: Table, id_column: str, family_column: str,
            addr_rt(alamat) AS rt, addr_rw(alamat) AS rw,
            addr_dusun(alamat) AS dusun, addr_street(alamat) AS street
     FROM base
+    )
+    SELECT *, {QUALITY_SQL} AS quality FROM keys
     """
 
 
