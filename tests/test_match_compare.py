@@ -71,7 +71,7 @@ LEVELS = [
     ("household", "neighbouring village, same RT RW", NOKK, {"village": "17.01.01.2002"},
      "kecamatan, RT and RW"),
     ("household", "other district, same RT RW dusun", NOKK, {"village": "17.05.01.2002"},
-     "RT, RW and dusun or street, other region"),
+     "RT and RW, dusun or street, other region"),
     ("household", "kecamatan", NOKK, {"village": "17.01.01.2002", "rt": 9}, "kecamatan"),
     ("household", "else", NOKK, {"village": "17.02.03.2001", "rt": 9}, "else"),
     ("household", "missing", {"village": None, "no_kk": None, "rt": None}, {}, "missing"),

@@ -13,7 +13,7 @@ CASES = [
     ("old spelling dj tj", "DJOKO TJAHJONO", "JOKO CAHYONO"),
     ("muhammad abbreviations", "MOCH. RIZKI", "MUHAMMAD RIZKI"),
     ("muhammad variant", "MUHAMAD RIZKI", "MUHAMMAD RIZKI"),
-    ("leading M.", "M. Ali", "MUHAMMAD ALI"),
+    ("a lone M. stays an initial", "M. Ali", "M ALI"),
     ("bin patronym", "Ahmad bin Yusuf", "AHMAD"),
     ("binti patronym", "SITI BINTI HASAN", "SITI"),
     ("batak boru", "Ruth Br. Sinaga", "RUTH SINAGA"),

@@ -64,6 +64,10 @@ SECOND_PASS_RULES = (
     BlockingRule("kec_year_word", "list_transform(list_filter(s.name_tokens,"
                                   " lambda t: length(t) > 1), lambda t: s.kec || ':'"
                                   " || year(s.dob) || ':' || t)", unnest=True),
+    # Region blank or typed for another district: birth date and any whole name word.
+    BlockingRule("dob_word", "list_transform(list_filter(s.name_tokens,"
+                             " lambda t: length(t) > 1), lambda t: s.dob::VARCHAR || ':' || t)",
+                 unnest=True),
     # The NIK's date part against the birth date, in the regency (typed date unknown).
     BlockingRule("kab_birth_day", "list_transform(list_distinct([s.nik_dmy, s.dob_dmy]),"
                                   " lambda d: s.kab || ':' || d)", unnest=True),

@@ -143,8 +143,8 @@ COMPARISONS = (
         # a neighbouring village code typed, the street address intact
         ("kecamatan, RT and RW", f"kec_l = kec_r AND {_SAME_RT}"),
         # the region typed for another district, the street address intact
-        ("RT, RW and dusun or street, other region",
-         "rt_l = rt_r AND rw_l = rw_r AND (dusun_l = dusun_r OR street_l = street_r)"),
+        ("RT and RW, dusun or street, other region",
+         "rt_l = rt_r AND (rw_l = rw_r OR dusun_l = dusun_r OR street_l = street_r)"),
         ("kecamatan", "kec_l = kec_r"),
     )),
 )

@@ -56,11 +56,12 @@ MACROS = {
         " 'DJ', 'J', 'g'), 'TJ', 'C', 'g'), 'NJ', 'NY', 'g'), 'SJ', 'SY', 'g'),"
         " '([BCDFGHKLMPRSTVWZ])J', '\\1Y', 'g'), '[CK]H', 'H', 'g'), 'OO', 'U', 'g')"
     ),
-    # MUHAMMAD unified (a leading lone M. is Muhammad too); ABD -> ABDUL, ST -> SITI;
+    # MUHAMMAD unified; ABD -> ABDUL, ST -> SITI. A lone M. stays an initial: it is as
+    # often MARIA, MULYONO or MAGDALENA, and the comparison takes initials as such;
     # a BIN/BINTI patronym and the BR./BORU marker before a Batak marga dropped.
     "name_key": (
-        "trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace("
-        f"regexp_replace(name_eyd(x), '{_MUHAMMAD}', 'MUHAMMAD', 'g'), '^M ', 'MUHAMMAD '),"
+        "trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace("
+        f"regexp_replace(name_eyd(x), '{_MUHAMMAD}', 'MUHAMMAD', 'g'),"
         " '^ST ', 'SITI '), '\\bABD\\b', 'ABDUL', 'g'),"
         " '(\\S)\\s+(BIN|BINTI|BT|BTE)\\s.*$', '\\1'), '\\s(BR|BORU)\\s', ' ', 'g'))"
     ),
@@ -111,7 +112,7 @@ def name_key(name: str | None) -> str:
         >>> name_key("MOCH. DJOKO TJAHJONO")
         'MUHAMMAD JOKO CAHYONO'
         >>> name_key("M. Ali bin Abdullah")
-        'MUHAMMAD ALI'
+        'M ALI'
         >>> name_key("Ruth Br. Sinaga")
         'RUTH SINAGA'
         >>> name_key("DRS. H. ACHMAD MA'RUF SE")
