@@ -40,7 +40,8 @@ def edges_sql(threshold: float, attach_threshold: float | None = None,
            AND p.match_probability >= {float(threshold)!r})
        OR ((a.reason IS NULL) <> (b.reason IS NULL)
            AND p.match_weight >= {attach_bits!r})
-    ORDER BY p.match_weight DESC, p.rid_l, p.rid_r
+    ORDER BY p.match_weight DESC, least(p.src_id_l, p.src_id_r),
+             greatest(p.src_id_l, p.src_id_r)  -- ids, not row numbers: row order must not matter
     """
 
 

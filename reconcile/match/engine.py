@@ -35,9 +35,10 @@ def random_pairs_sql(rows: int) -> str:
     SELECT l.rid AS rid_l, r.rid AS rid_r, 'random' AS matched_by
     -- hash order, not USING SAMPLE: a seeded sample differs with the thread count, and
     -- the same rows must give the same model on one core or many (partitions, Dask)
-    FROM (SELECT rid FROM {Table.STD_KEMENSOS} ORDER BY hash(rid, 17), rid
+    -- and by the records' ids, not row numbers, so that row order does not matter either
+    FROM (SELECT rid FROM {Table.STD_KEMENSOS} ORDER BY hash(src_id, 17), src_id, rid
           LIMIT {int(rows)}) l
-    CROSS JOIN (SELECT rid FROM {Table.STD_BPS} ORDER BY hash(rid, 23), rid
+    CROSS JOIN (SELECT rid FROM {Table.STD_BPS} ORDER BY hash(src_id, 23), src_id, rid
           LIMIT {int(rows)}) r
     """
 

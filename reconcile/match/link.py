@@ -46,8 +46,10 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False) -
     WITH ranked AS (
         SELECT rid_l, rid_r, match_weight, match_probability, gamma_nik, gamma_name,
                gamma_dob,
+               -- ties broken by the register id, not the row number: row order must
+               -- not change a link
                row_number() OVER (PARTITION BY rid_l
-                                  ORDER BY match_weight DESC, rid_r) AS rank
+                                  ORDER BY match_weight DESC, src_id_r) AS rank
         FROM {Table.PAIRS_SCORED}
     ), best AS (
         SELECT b.*, s.match_weight AS weight_2, s.match_probability AS probability_2
@@ -85,10 +87,11 @@ def release_conflicts_sql() -> str:
     SET reason = 'register individual linked to a better-matching row'
     FROM (
         WITH linked AS (
-            SELECT rid, bps_rid, match_weight, confirmed FROM {ROW_LINKS}
-            WHERE reason IS NULL
+            SELECT x.rid, x.bps_rid, x.match_weight, x.confirmed, k.src_id
+            FROM {ROW_LINKS} x JOIN {Table.STD_KEMENSOS} k USING (rid)
+            WHERE x.reason IS NULL
         ), anchor AS (
-            SELECT bps_rid, arg_max(rid, (match_weight, -rid)) AS anchor_rid
+            SELECT bps_rid, arg_min(rid, (-match_weight, src_id)) AS anchor_rid
             FROM linked GROUP BY bps_rid
         )
         SELECT l.rid FROM linked l
