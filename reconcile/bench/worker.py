@@ -64,6 +64,15 @@ def _throughput(run: Path, timings: dict) -> dict:
             "validate_rows_per_s": rows / max(timings.get("validate", 0), 1e-9)}
 
 
+def _findings(run: Path, gen: Path) -> dict:
+    """Precision and recall of each finding category against the truth."""
+    from reconcile.evaluate import evaluate_run
+
+    table = evaluate_run(run, gen)
+    return {r["category"]: {"precision": float(r["precision"]), "recall": float(r["recall"])}
+            for r in table.to_dict("records")}
+
+
 def ours(folder: Path) -> dict:
     """Run the whole pipeline in this process on the generated files; score it."""
     from reconcile.config import RunConfig
@@ -81,6 +90,7 @@ def ours(folder: Path) -> dict:
     timings = {**result["timings"], "total": total}
     truth = pd.read_parquet(gen / "truth_kemensos.parquet", columns=TRUTH)
     return {"quality": _quality(_predictions(run), truth), "timings": timings,
+            "findings": _findings(run, gen),
             "match_timings": result.get("match", {}).get("timings", {}),
             **_throughput(run, result["timings"])}
 
@@ -99,9 +109,51 @@ def splink(folder: Path) -> dict:
             "timings": timings}
 
 
+BANDS = (0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0000001)
+CALIBRATION_SQL = """
+WITH best AS (
+    SELECT x.match_probability AS p, b.src_id = t.true_id_individu AS correct
+    FROM match_row_links x JOIN std_kemensos k USING (rid)
+    JOIN std_bps b ON b.rid = x.bps_rid JOIN truth t ON t.id_penerima = k.src_id
+)
+SELECT band, count(*) AS pairs, avg(p) AS predicted, avg(coalesce(correct, false)::INT) AS observed
+FROM (SELECT *, list_position($bands, list_last(list_filter($bands, lambda b: b <= p))) AS band
+      FROM best)
+GROUP BY band ORDER BY band
+"""
+
+
+def calibration(folder: Path) -> dict:
+    """Predicted against observed match rate of each row's best candidate, per band of
+    match probability (ingest, validate and match in this process, on the truth)."""
+    from reconcile import pipeline
+    from reconcile.config import RunConfig
+    from reconcile.match import match
+    from reconcile.match.settings import MatchSettings
+
+    gen, stage = folder / "generated", folder / "calibration"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    config = RunConfig(kemensos=tuple(sorted(gen.glob("kemensos_*.csv"))),
+                       bps=gen / "bps_register.parquet", stats=gen / "bps_poverty_stats.csv",
+                       out=stage / "out", memory_limit=MEMORY_LIMIT)
+    run = pipeline.Run(config, "calibration", stage)
+    pipeline.ingest(run)
+    pipeline.validate(run)
+    with run.connect("match") as con:
+        match(con, MatchSettings(keep_intermediate=True))
+        con.register("truth_frame", pd.read_parquet(gen / "truth_kemensos.parquet",
+                                                    columns=["id_penerima", "true_id_individu"]))
+        con.execute("CREATE TABLE truth AS SELECT * FROM truth_frame")
+        bands = con.execute(CALIBRATION_SQL, {"bands": list(BANDS)}).df()
+    run.work_db.unlink(missing_ok=True)
+    bands["band"] = [f"[{BANDS[b - 1]:g}, {min(BANDS[b], 1):g})" for b in bands["band"]]
+    return {"bands": bands.to_dict("records")}
+
+
 def main() -> None:
     kind, folder = sys.argv[1], Path(sys.argv[2])
-    result = {"ours": ours, "splink": splink}[kind](folder)
+    result = {"ours": ours, "splink": splink, "calibration": calibration}[kind](folder)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result, default=float))
 

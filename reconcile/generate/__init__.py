@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from reconcile.tables import BPS_COLUMNS, KEMENSOS_COLUMNS, STATS_COLUMNS
 
-from .corrupt import UNUSABLE_NIK
+from .corrupt import UNUSABLE_NIK, ErrorProfile
 from .kemensos import PROGRAMS, enrol, export, truth
 from .register import draw_people, register_frame
 from .stats import poverty_table
@@ -91,7 +91,7 @@ def _rates_report(rates: dict, rows: pd.DataFrame, register: pd.DataFrame) -> di
 
 
 def generate(out: Path, people: int = 20_000, seed: int = 7,
-             provinces: Sequence[str] = ("17",)) -> dict:
+             provinces: Sequence[str] = ("17",), profile: ErrorProfile = ErrorProfile()) -> dict:
     """Write the synthetic register, poverty table, Kemensos lists and truth into `out`.
 
     Args:
@@ -99,6 +99,7 @@ def generate(out: Path, people: int = 20_000, seed: int = 7,
         people: number of people in the register.
         seed: random seed; the same seed gives byte-identical files.
         provinces: Kemendagri province codes to place people in, e.g. ("17", "16").
+        profile: how messy the Kemensos lists are (error rates, careless rows).
 
     Returns:
         Counts: people, families, kemensos rows per program, seconds taken, files written.
@@ -121,7 +122,7 @@ def generate(out: Path, people: int = 20_000, seed: int = 7,
     _write_csv(stats, STATS_COLUMNS, out / "bps_poverty_stats.csv")
 
     rows = enrol(rng, fam, persons)
-    exported, rates = export(rng, rows, fam, persons, villages)
+    exported, rates = export(rng, rows, fam, persons, villages, profile)
     kemensos = truth(rng, rows, exported, fam, persons)
     counts = _write_kemensos(out, kemensos)
     report = _rates_report(rates, kemensos, register)

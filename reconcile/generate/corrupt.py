@@ -148,28 +148,64 @@ CORRUPTIONS = (
 UNUSABLE_NIK = tuple(c.code for c in CORRUPTIONS if c.group == "nik" and c.code != "nik_apostrophe")
 
 
-def _intervals(rng: np.random.Generator, corruptions: tuple[Corruption, ...],
-               n: int) -> dict[str, tuple[float, float, np.ndarray]]:
-    """Per group: (interval start, end) on a shared uniform draw for each corruption."""
-    draws: dict[str | None, np.ndarray] = {}
-    start: dict[str | None, float] = {}
+@dataclass(frozen=True)
+class ErrorProfile:
+    """How messy the lists are, for stress tests.
+
+    Attributes:
+        scale: every corruption rate times this (x0.5 cleaner, x3 much messier).
+        low_quality_share: share of rows entered carelessly. With it, errors pile up on
+            the same rows, as they do in real exports: those rows get their rates times
+            `low_quality_factor`, the other rows less, so each rate's mean is unchanged.
+        low_quality_factor: how much more often a careless row has each error.
+    """
+
+    scale: float = 1.0
+    low_quality_share: float = 0.0
+    low_quality_factor: float = 4.0
+
+    def row_scale(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Each row's multiplier of the configured rates."""
+        if not self.low_quality_share:
+            return np.full(n, self.scale)
+        careless = rng.random(n) < self.low_quality_share
+        high = self.low_quality_factor
+        rest = max(0.0, (1 - self.low_quality_share * high) / (1 - self.low_quality_share))
+        return self.scale * np.where(careless, high, rest)
+
+
+def _intervals(rng: np.random.Generator, corruptions: tuple[Corruption, ...], n: int,
+               row_scale: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per group: each row's (interval start, end) on a shared uniform draw per corruption.
+
+    A group whose scaled rates would add up to more than 1 on a row is shrunk to fit.
+    """
+    totals: dict[str, float] = {}
+    for c in corruptions:
+        key = c.group if c.group is not None else c.code
+        totals[key] = totals.get(key, 0.0) + c.rate
+    if max(totals.values()) > 1:
+        raise ValueError("rates of a group add up to more than 1")
+    draws: dict[str, np.ndarray] = {}
+    start: dict[str, float] = {}
     out = {}
     for c in corruptions:
         key = c.group if c.group is not None else c.code
         if key not in draws:
             draws[key], start[key] = rng.random(n), 0.0
-        out[c.code] = (start[key], start[key] + c.rate, draws[key])
+        fit = np.minimum(row_scale, 1 / totals[key])
+        out[c.code] = (start[key] * fit, (start[key] + c.rate) * fit, draws[key])
         start[key] += c.rate
-        if start[key] > 1:
-            raise ValueError(f"rates of group {key!r} add up to more than 1")
     return out
 
 
 def corrupt(rng: np.random.Generator, rows: Rows,
-            corruptions: tuple[Corruption, ...] = CORRUPTIONS) -> tuple[np.ndarray, dict]:
+            corruptions: tuple[Corruption, ...] = CORRUPTIONS,
+            profile: ErrorProfile = ErrorProfile()) -> tuple[np.ndarray, dict]:
     """Apply the corruptions in order, in place; return each row's codes and realised rates."""
     n = len(rows["nik"])
-    intervals = _intervals(rng, corruptions, n)
+    row_scale = profile.row_scale(rng, n)
+    intervals = _intervals(rng, corruptions, n, row_scale)
     codes = np.full(n, "", dtype=object)
     realised = {}
     for c in corruptions:
@@ -183,4 +219,3 @@ def corrupt(rng: np.random.Generator, rows: Rows,
                             "applied": int(m.sum()),
                             "realised_rate": round(float(m.sum() / max(applicable.sum(), 1)), 5)}
     return np.strings.lstrip(codes.astype(str), ","), realised
-

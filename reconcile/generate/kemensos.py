@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .address import format_addresses
-from .corrupt import corrupt
+from .corrupt import ErrorProfile, corrupt
 from .field_errors import DATE_STYLES, format_dates
 from .identifiers import date_parts, prefixed_ids
 from .population import ROLE
@@ -174,13 +174,14 @@ def context(rows: pd.DataFrame, fam: pd.DataFrame, persons: pd.DataFrame,
 
 
 def export(rng: np.random.Generator, rows: pd.DataFrame, fam: pd.DataFrame,
-           persons: pd.DataFrame, villages: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+           persons: pd.DataFrame, villages: pd.DataFrame,
+           profile: ErrorProfile = ErrorProfile()) -> tuple[pd.DataFrame, dict]:
     """The rows as written to the CSVs (plus truth columns), and the realised corruption rates."""
     ctx = context(rows, fam, persons, villages)
     fam_of = persons["family"].to_numpy()[rows["person"].to_numpy()]
     key = rows["program"].to_numpy() * 1000 + fam["regency"].to_numpy()[fam_of]
     ctx["alamat"][:] = format_addresses(fam.iloc[fam_of], _styles(rng, key, ADDRESS_STYLE_SHARES))
-    codes, realised = corrupt(rng, ctx)
+    codes, realised = corrupt(rng, ctx, profile=profile)
     kode = villages["kode"].to_numpy(str)[ctx["village"]]
     sex_codes = np.asarray(SEX_CODES)[_styles(rng, key, SEX_CODE_SHARES)]
     sex = np.where(ctx["sex"] < 0, "", sex_codes[np.arange(len(key)), np.maximum(ctx["sex"], 0)])

@@ -68,6 +68,8 @@ SECOND_PASS_RULES = (
     BlockingRule("dob_word", "list_transform(list_filter(s.name_tokens,"
                              " lambda t: length(t) > 1), lambda t: s.dob::VARCHAR || ':' || t)",
                  unnest=True),
+    # ... or with a mistyped name: birth date and initial (a few people per key).
+    BlockingRule("dob_initial", "s.dob::VARCHAR || ':' || nullif(left(s.name_key, 1), '')"),
     # The NIK's date part against the birth date, in the regency (typed date unknown).
     BlockingRule("kab_birth_day", "list_transform(list_distinct([s.nik_dmy, s.dob_dmy]),"
                                   " lambda d: s.kab || ':' || d)", unnest=True),
