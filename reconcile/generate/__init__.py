@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from reconcile.tables import BPS_COLUMNS, KEMENSOS_COLUMNS, STATS_COLUMNS
 
-from .corrupt import UNUSABLE_NIK, ErrorProfile
+from .corrupt import AS_CONFIGURED, UNUSABLE_NIK, ErrorProfile
 from .kemensos import PROGRAMS, enrol, export, truth
 from .register import draw_people, register_frame
 from .stats import poverty_table
@@ -91,7 +91,7 @@ def _rates_report(rates: dict, rows: pd.DataFrame, register: pd.DataFrame) -> di
 
 
 def generate(out: Path, people: int = 20_000, seed: int = 7,
-             provinces: Sequence[str] = ("17",), profile: ErrorProfile = ErrorProfile()) -> dict:
+             provinces: Sequence[str] = ("17",), profile: ErrorProfile = AS_CONFIGURED) -> dict:
     """Write the synthetic register, poverty table, Kemensos lists and truth into `out`.
 
     Args:

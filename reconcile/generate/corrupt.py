@@ -174,6 +174,9 @@ class ErrorProfile:
         return self.scale * np.where(careless, high, rest)
 
 
+AS_CONFIGURED = ErrorProfile()
+
+
 def _intervals(rng: np.random.Generator, corruptions: tuple[Corruption, ...], n: int,
                row_scale: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per group: each row's (interval start, end) on a shared uniform draw per corruption.
@@ -201,7 +204,7 @@ def _intervals(rng: np.random.Generator, corruptions: tuple[Corruption, ...], n:
 
 def corrupt(rng: np.random.Generator, rows: Rows,
             corruptions: tuple[Corruption, ...] = CORRUPTIONS,
-            profile: ErrorProfile = ErrorProfile()) -> tuple[np.ndarray, dict]:
+            profile: ErrorProfile = AS_CONFIGURED) -> tuple[np.ndarray, dict]:
     """Apply the corruptions in order, in place; return each row's codes and realised rates."""
     n = len(rows["nik"])
     row_scale = profile.row_scale(rng, n)

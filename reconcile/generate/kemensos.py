@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .address import format_addresses
-from .corrupt import ErrorProfile, corrupt
+from .corrupt import AS_CONFIGURED, ErrorProfile, corrupt
 from .field_errors import DATE_STYLES, format_dates
 from .identifiers import date_parts, prefixed_ids
 from .population import ROLE
@@ -175,7 +175,7 @@ def context(rows: pd.DataFrame, fam: pd.DataFrame, persons: pd.DataFrame,
 
 def export(rng: np.random.Generator, rows: pd.DataFrame, fam: pd.DataFrame,
            persons: pd.DataFrame, villages: pd.DataFrame,
-           profile: ErrorProfile = ErrorProfile()) -> tuple[pd.DataFrame, dict]:
+           profile: ErrorProfile = AS_CONFIGURED) -> tuple[pd.DataFrame, dict]:
     """The rows as written to the CSVs (plus truth columns), and the realised corruption rates."""
     ctx = context(rows, fam, persons, villages)
     fam_of = persons["family"].to_numpy()[rows["person"].to_numpy()]

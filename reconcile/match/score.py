@@ -75,11 +75,11 @@ class Model:
         for quality in QUALITIES:
             m_q = self.m_for(quality)
             for comp in COMPARISONS:
-                for level in range(comp.top + 1):
-                    m, u = m_q[comp.name][level], self.u[comp.name][level]
-                    m = u if level in comp.neutral_gammas else m
-                    rows.append({"quality": quality, "comparison": comp.name, "gamma": level,
-                                 "label": comp.label(level), "m": m, "u": u,
+                for gamma in range(comp.top + 1):
+                    m, u = m_q[comp.name][gamma], self.u[comp.name][gamma]
+                    m = u if gamma in comp.neutral_gammas else m
+                    rows.append({"quality": quality, "comparison": comp.name, "gamma": gamma,
+                                 "label": comp.label(gamma), "m": m, "u": u,
                                  "match_weight": float(np.log2(m / u))})
         return pd.DataFrame(rows)
 
