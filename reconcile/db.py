@@ -7,6 +7,7 @@ failures with the SQL attached, so an error in a nightly log says what was runni
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,13 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from reconcile.errors import InputError
+
 log = logging.getLogger(__name__)
 
 Frame = pd.DataFrame | pa.Table
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class SqlError(RuntimeError):
@@ -87,10 +92,45 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return int(scalar(con, f'SELECT count(*) FROM "{name}"'))
 
 
+def sql_path(path: Path | str) -> str:
+    """A filesystem path as DuckDB receives it: always as a bound parameter, never as text.
+
+    DuckDB 2.0 binds paths in COPY ... TO, ATTACH and read_parquet($p), so a quote or
+    `;` in a path cannot change a statement. Control characters (NUL, newline, CR ...)
+    are still refused: no file name needs them and they corrupt logs and manifests.
+    """
+    text = Path(path).as_posix()
+    if _CONTROL.search(text):
+        raise InputError(f"path {text!r} contains a control character (NUL, newline or "
+                         "similar); rename it or choose another folder")
+    return text
+
+
+def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str,
+           read_only: bool = False) -> None:
+    """Attach the DuckDB file `path` as `alias` (a name from code), the path bound."""
+    if not _NAME.fullmatch(alias):
+        raise ValueError(f"not a database alias: {alias!r}")
+    mode = " (READ_ONLY)" if read_only else ""
+    run(con, f"ATTACH $path AS {alias}{mode}", {"path": sql_path(path)})
+
+
+def set_variables(con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> None:
+    """Session variables read in SQL with getvariable('name'): values bound, never spliced.
+
+    Used for settings one statement needs in many places (eligibility cut-offs, keys),
+    where exact per-statement parameter lists would be fragile.
+    """
+    for name, value in values.items():
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a variable name: {name!r}")
+        run(con, f"SET VARIABLE {name} = $value", {"value": value})
+
+
 def copy_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path,
                  partition_by: str | None = None) -> None:
     """Write a query's result as Parquet (zstd); a folder when partitioned."""
     options = "FORMAT parquet, COMPRESSION zstd"
     if partition_by:
         options += f", PARTITION_BY ({partition_by}), OVERWRITE_OR_IGNORE"
-    run(con, f"COPY ({query}) TO '{path.as_posix()}' ({options})")
+    run(con, f"COPY ({query}) TO $path ({options})", {"path": sql_path(path)})

@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from reconcile import db
+
 CATEGORIES = {
     "inclusion_error": "is_inclusion_error",
     "not_in_register": "is_not_in_register",
@@ -20,11 +22,14 @@ CATEGORIES = {
 
 def evaluate_run(out_dir: Path, truth_dir: Path, exclusion_desil: int = 1) -> pd.DataFrame:
     """One row per category: flagged, true, correct, precision and recall."""
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW found AS SELECT * FROM '{Path(out_dir) / 'discrepancies.parquet'}'")
-    con.execute(f"CREATE VIEW truth AS SELECT * FROM '{Path(truth_dir) / 'truth_kemensos.parquet'}'")
+    con = db.connect()
+    for table, path in (("found", Path(out_dir) / "discrepancies.parquet"),
+                        ("truth", Path(truth_dir) / "truth_kemensos.parquet"),
+                        ("register", Path(truth_dir) / "bps_register.parquet")):
+        db.run(con, f"CREATE TABLE {table} AS SELECT * FROM read_parquet($path)",
+               {"path": db.sql_path(path)})
     rows = [_rows_vs_truth(con, category, flag) for category, flag in CATEGORIES.items()]
-    rows.append(_exclusion_vs_truth(con, Path(truth_dir), exclusion_desil))
+    rows.append(_exclusion_vs_truth(con, exclusion_desil))
     frame = pd.DataFrame(rows)
     frame["precision"] = (frame["correct"] / frame["flagged"]).round(4)
     frame["recall"] = (frame["correct"] / frame["true"]).round(4)
@@ -50,11 +55,10 @@ def _rows_vs_truth(con: duckdb.DuckDBPyConnection, category: str, flag: str) -> 
                    f"SELECT id_penerima AS record_id FROM truth WHERE {flag}")
 
 
-def _exclusion_vs_truth(con: duckdb.DuckDBPyConnection, truth_dir: Path, desil: int) -> dict:
+def _exclusion_vs_truth(con: duckdb.DuckDBPyConnection, desil: int) -> dict:
     """True exclusion errors: poorest register families with no true enrolment."""
-    register = truth_dir / "bps_register.parquet"
     return _counts(con, "exclusion_error", _found("exclusion_error"), f"""
-        SELECT DISTINCT id_keluarga AS record_id FROM '{register}'
+        SELECT DISTINCT id_keluarga AS record_id FROM register
         WHERE try_cast(desil AS INT) <= {int(desil)}
           AND id_keluarga NOT IN (SELECT true_id_keluarga FROM truth
                                   WHERE true_id_keluarga IS NOT NULL)""")

@@ -41,11 +41,11 @@ def export(con: duckdb.DuckDBPyConnection, folder: Path, part: str) -> Path:
     """Write one province's clean rows into its own work database."""
     path = folder / f"part-{part}.duckdb"
     path.unlink(missing_ok=True)
-    db.run(con, f"ATTACH '{path}' AS part_db")
+    db.attach(con, path, "part_db")
     try:
         for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
             db.run(con, f"CREATE TABLE part_db.{table} AS SELECT * FROM {table} "
-                        f"WHERE {PART} = '{part}' ORDER BY rid")
+                        f"WHERE {PART} = $part ORDER BY rid", {"part": part})
     finally:
         db.run(con, "DETACH DATABASE part_db")
     return path
@@ -104,7 +104,7 @@ def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
     for table in (Table.KEMENSOS_PERSONS, Table.LINKS):
         selects = []
         for n, path in enumerate(parts):
-            db.run(con, f"ATTACH '{path}' AS p{n} (READ_ONLY)")
+            db.attach(con, path, f"p{n}", read_only=True)
             if db.scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE database_name = "
                               f"'p{n}' AND table_name = '{table}'"):
                 selects.append(f"SELECT * FROM p{n}.{table}")
@@ -132,12 +132,12 @@ def _unplaced_rows(con: duckdb.DuckDBPyConnection) -> None:
     """Rows without a region or valid NIK: each its own person, left for the NIK pass."""
     db.run(con, f"""INSERT INTO {Table.KEMENSOS_PERSONS}
         SELECT rid, 'P-' || id_penerima FROM {Table.CLEAN_KEMENSOS}
-        WHERE {PART} = '{UNPLACED}'""")
+        WHERE {PART} = $unplaced""", {"unplaced": UNPLACED})
     db.run(con, f"""INSERT INTO {Table.LINKS} BY NAME
         SELECT 'P-' || id_penerima AS person_id, NULL AS id_individu,
                NULL AS match_probability, 'none' AS match_type,
                'no region and no valid NIK' AS no_match_reason
-        FROM {Table.CLEAN_KEMENSOS} WHERE {PART} = '{UNPLACED}'""")
+        FROM {Table.CLEAN_KEMENSOS} WHERE {PART} = $unplaced""", {"unplaced": UNPLACED})
 
 
 def match_by_province(con: duckdb.DuckDBPyConnection, folder: Path,
