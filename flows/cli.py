@@ -51,11 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--mapping", type=Path, help="header mapping file (TOML/CSV)")
     run.add_argument("--pseudonymise", action="store_true",
-                     help="HMAC-tokenise NIK and No KK in the analysts' Parquet "
-                          "(key in RECONCILE_HMAC_KEY)")
+                     help="HMAC-tokenise identifiers and generalise birth date and region "
+                          "in the analysts' Parquet (key in RECONCILE_HMAC_KEY)")
+    run.add_argument("--k-anonymity", type=int, default=5, metavar="K",
+                     help="with --pseudonymise: at least K persons share every released "
+                          "birth year, sex and region (default 5)")
     run.add_argument("--region", action="append", dest="regions", metavar="CODE",
-                     help="only this province or regency code (17, 17.01); repeatable")
-    run.add_argument("--eligibility", type=json.loads, default=None, metavar="JSON",
+                     help="only this region code (17, 17.01, 17.01.02); repeatable")
+    run.add_argument("--eligibility", default=None, metavar="JSON",
                      help='report settings, e.g. \'{"cutoff": {"PKH": 4}}\'')
     run.add_argument("--force", action="store_true",
                      help="reconcile again even if the inputs are unchanged")
@@ -93,17 +96,31 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from flows.reconcile_flow import reconcile_flow
+    from flows.reconcile_flow import reconcile_flow, run_config
 
-    result = reconcile_flow(kemensos=[str(p) for p in args.kemensos], bps=str(args.bps),
-                            stats=str(args.stats), out=str(args.out),
-                            mapping=str(args.mapping) if args.mapping else None,
-                            pseudonymise=args.pseudonymise, regions=args.regions,
-                            eligibility=args.eligibility, force=args.force,
-                            partition_by=args.partition_by, workers=args.workers,
-                            dask_address=args.dask_address)
+    params = {"kemensos": [str(p) for p in args.kemensos], "bps": str(args.bps),
+              "stats": str(args.stats), "out": str(args.out),
+              "mapping": str(args.mapping) if args.mapping else None,
+              "pseudonymise": args.pseudonymise, "regions": args.regions,
+              "eligibility": _json_option("--eligibility", args.eligibility),
+              "force": args.force, "partition_by": args.partition_by,
+              "workers": args.workers, "k_anonymity": args.k_anonymity}
+    run_config(**params)  # refuse bad options here, before Prefect starts
+    result = reconcile_flow(**params, dask_address=args.dask_address)
     print(_summary_text(result))
     return 0
+
+
+def _json_option(option: str, text: str | None):
+    """A JSON option's value, or InputError (one line, exit 2) when it is not JSON."""
+    from reconcile.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{option}: not valid JSON ({exc})") from None
 
 
 def _summary_text(result: dict) -> str:

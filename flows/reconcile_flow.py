@@ -21,7 +21,7 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    regions: list[str] | None = None, eligibility: dict | None = None,
                    force: bool = False, partition_by: str | None = "province",
                    workers: int | None = None,
-                   dask_address: str | None = None) -> dict:
+                   dask_address: str | None = None, k_anonymity: int = 5) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -29,9 +29,9 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         bps: the BPS register file; stats: BPS poverty statistics per regency.
         out: the output folder, replaced atomically when the run succeeds.
         mapping: header-mapping file for exports with unusual headers.
-        pseudonymise: NIK and No KK as HMAC tokens in the analysts' Parquet
-            (key in RECONCILE_HMAC_KEY).
-        regions: only these province or regency codes, e.g. ["17"] or ["17.01"].
+        pseudonymise: identifiers as HMAC tokens and birth date and region generalised
+            to k-anonymity in the analysts' Parquet (key in RECONCILE_HMAC_KEY).
+        regions: only these region codes, e.g. ["17"] or ["17.01"].
         eligibility: report settings, e.g. {"cutoff": {"PKH": 4, "PBI-JK": 5}}.
         force: reconcile again even if the inputs are unchanged since the last run.
         partition_by: "province" (default) matches province by province when the data
@@ -39,13 +39,13 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         workers: provinces matched at once (default: all cores).
         dask_address: a Dask scheduler (tcp://host:8786) to match provinces on; default
             from RECONCILE_DASK_ADDRESS; without one, threads in this process.
+        k_anonymity: with pseudonymise, the smallest group of persons sharing the
+            released birth year, sex and region.
     """
-    config = RunConfig(kemensos=tuple(Path(p) for p in kemensos), bps=Path(bps),
-                       stats=Path(stats), out=Path(out),
-                       mapping=Path(mapping) if mapping else None, pseudonymise=pseudonymise,
-                       regions=tuple(regions or ()), eligibility=eligibility or {}, force=force,
-                       partition_by=None if partition_by in (None, "none") else partition_by,
-                       workers=workers or os.cpu_count() or 1)
+    config = run_config(kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
+                        pseudonymise=pseudonymise, regions=regions, eligibility=eligibility,
+                        force=force, partition_by=partition_by, workers=workers,
+                        k_anonymity=k_anonymity)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -70,6 +70,23 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
     result = run.result()
     publish_artifacts(config.out, result)
     return result
+
+
+def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str | None,
+               pseudonymise: bool, regions: list[str] | None, eligibility: dict | None,
+               force: bool, partition_by: str | None, workers: int | None,
+               k_anonymity: int) -> RunConfig:
+    """The flow's parameters as a checked RunConfig (InputError for a bad value), so the
+    CLI can refuse bad options before Prefect starts, exactly as the flow would."""
+    if isinstance(regions, str):  # one code given where a list was meant
+        regions = [regions]
+    return RunConfig(kemensos=tuple(Path(p) for p in kemensos), bps=Path(bps),
+                     stats=Path(stats), out=Path(out),
+                     mapping=Path(mapping) if mapping else None, pseudonymise=pseudonymise,
+                     regions=tuple(regions or ()),
+                     eligibility={} if eligibility is None else eligibility, force=force,
+                     partition_by=None if partition_by in (None, "none") else partition_by,
+                     workers=workers or os.cpu_count() or 1, k_anonymity=k_anonymity)
 
 
 def _task_runner(workers: int, dask_address: str | None):

@@ -14,7 +14,7 @@ import duckdb
 
 from reconcile import db
 from reconcile.discrepancies import ReportSettings
-from reconcile.identity import EVENTS, TRACKED_FIELDS, enrolments_sql
+from reconcile.identity import ENROLMENTS, EVENTS, TRACKED_FIELDS, build_enrolments
 from reconcile.tables import Table
 
 CHANGES = "changes"
@@ -27,10 +27,10 @@ def _edited_fields() -> str:
 
 
 def changes_sql(settings: ReportSettings) -> str:
-    """Every change between `prev` (the previous state) and this run."""
+    """Every change between `prev` (the previous state) and this run (ENROLMENTS)."""
     return f"""
     CREATE OR REPLACE TABLE {CHANGES} AS
-    WITH cur AS ({enrolments_sql()}
+    WITH cur AS (SELECT * FROM {ENROLMENTS}
     ), fam_cur AS (SELECT id_keluarga, min(desil) AS desil, any_value(program) AS program
                    FROM cur WHERE id_keluarga IS NOT NULL GROUP BY 1),
        fam_prev AS (SELECT id_keluarga, min(desil) AS desil FROM prev.enrolments
@@ -72,7 +72,9 @@ def find_changes(con: duckdb.DuckDBPyConnection, state: Path | None,
                     "NULL::VARCHAR AS person_id, NULL::VARCHAR AS record_id, "
                     "NULL::VARCHAR AS program, NULL::VARCHAR AS detail LIMIT 0")
         return {"first_run": True}
-    db.run(con, f"ATTACH '{state}' AS prev (READ_ONLY)")
+    settings.bind(con)
+    build_enrolments(con, state.parent)  # this run's hashes, keyed like the state's
+    db.attach(con, state, "prev", read_only=True)
     try:
         db.run(con, changes_sql(settings))
     finally:

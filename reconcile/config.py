@@ -1,10 +1,25 @@
-"""What one run needs to know: its inputs, its output folder and its options."""
+"""What one run needs to know: its inputs, its output folder and its options.
+
+Options are checked here, when the run is configured (CLI and flow alike), so a bad
+value is refused with one clear line before any input is read or anything is written.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
+
+from reconcile import db, privacy
+from reconcile.discrepancies import ReportSettings
+from reconcile.errors import InputError
+
+# province, regency, district, village: 17, 17.01, 17.01.02, 17.01.02.2001, or undotted
+DOTTED_REGION = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?")
+UNDOTTED_REGION = re.compile(r"[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{10}")
+DESIL = range(1, 11)
 
 
 @dataclass(frozen=True)
@@ -17,10 +32,12 @@ class RunConfig:
         stats: BPS poverty statistics per regency.
         out: the published output folder (replaced atomically at the end).
         mapping: optional header-mapping file for exports with unusual headers.
-        pseudonymise: write the analysts' Parquet with NIK / No KK as HMAC tokens.
+        pseudonymise: write the analysts' Parquet with identifiers as HMAC tokens and
+            quasi-identifiers generalised (key in RECONCILE_HMAC_KEY, checked here).
         threads: DuckDB threads (default: all cores).
         memory_limit: DuckDB memory limit, e.g. "3GB".
-        regions: keep only these province or regency codes ("17", "17.01"); empty = all.
+        regions: keep only these region codes ("17", "17.01", "1701"; normalised to the
+            dotted form); empty = all.
         eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
             reconcile.discrepancies.ReportSettings.from_params.
         force: run even when the inputs are unchanged since the published run.
@@ -28,6 +45,8 @@ class RunConfig:
             province by province (see reconcile.partition), so the answer is the same on
             one process or many; None matches all rows in one matcher.
         workers: provinces matched at once (threads, or Dask workers); default all cores.
+        k_anonymity: with pseudonymise, every released combination of birth year, sex
+            and region is shared by at least this many persons.
     """
 
     kemensos: tuple[Path, ...]
@@ -43,8 +62,59 @@ class RunConfig:
     force: bool = False
     partition_by: str | None = "province"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    k_anonymity: int = 5
+
+    def __post_init__(self) -> None:
+        """Refuse bad options before anything runs; normalise region codes."""
+        object.__setattr__(self, "regions", tuple(region_code(r) for r in self.regions))
+        check_eligibility(self.eligibility)
+        db.sql_path(self.out)
+        if self.pseudonymise:
+            privacy.hmac_key()
+            if not isinstance(self.k_anonymity, int) or self.k_anonymity < 2:
+                raise InputError(f"k-anonymity must be a whole number of at least 2, "
+                                 f"not {self.k_anonymity!r}")
 
     @property
     def inputs(self) -> tuple[Path, ...]:
         """Every input file of the run."""
         return (*self.kemensos, self.bps, self.stats)
+
+
+def region_code(value: object) -> str:
+    """A region code in dotted form, or InputError naming the option and the value."""
+    text = value.strip() if isinstance(value, str) else ""
+    if DOTTED_REGION.fullmatch(text):
+        return text
+    if UNDOTTED_REGION.fullmatch(text):
+        return ".".join(text[a:b] for a, b in ((0, 2), (2, 4), (4, 6), (6, 10)) if a < len(text))
+    raise InputError(f"--region: {value!r:.60} is not a region code; use a province (17), "
+                     "regency (17.01), district (17.01.02) or village (17.01.02.2001) code")
+
+
+def check_eligibility(params: object) -> None:
+    """Refuse unknown settings or programs and values that are not desils or amounts."""
+    if not isinstance(params, dict):
+        raise InputError(f"--eligibility: expected a JSON object, not {params!r:.60}")
+    for key in ("cutoff", "benefit"):
+        if not isinstance(params.get(key, {}), dict):
+            raise InputError(f"--eligibility: {key} must be an object of program: value")
+    try:
+        ReportSettings.from_params(params)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"--eligibility: {exc}") from None
+    for key in ("default_cutoff", "exclusion_desil"):
+        if key in params:
+            _desil(key, params[key])
+    for program, value in params.get("cutoff", {}).items():
+        _desil(f"cutoff {program}", value)
+    for program, value in params.get("benefit", {}).items():
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < 1e15:
+            raise InputError(f"--eligibility: benefit {program} must be an amount in "
+                             f"rupiah, not {value!r:.60}")
+
+
+def _desil(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in DESIL:
+        raise InputError(f"--eligibility: {name} must be a desil from 1 to 10, "
+                         f"not {value!r:.60}")

@@ -81,17 +81,28 @@ class ReportSettings:
                    exclusion_desil=int(params.get("exclusion_desil", 1)),
                    benefit={k: float(v) for k, v in params.get("benefit", {}).items()})
 
+    def bind(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Bind the settings as session variables: cutoff_sql and benefit_sql read them, so
+        no configured program name or number is ever spliced into SQL text."""
+        db.set_variables(con, {
+            "cutoff_programs": list(self.cutoff),
+            "cutoffs": [int(c) for c in self.cutoff.values()],
+            "default_cutoff": int(self.default_cutoff),
+            "exclusion_desil": int(self.exclusion_desil),
+            "benefit_programs": list(self.benefit),
+            "benefits": [float(v) for v in self.benefit.values()]})
+
     def cutoff_sql(self, program: str = "program") -> str:
-        """SQL giving a row's program cut-off."""
-        cases = " ".join(f"WHEN '{p}' THEN {int(c)}" for p, c in self.cutoff.items())
-        return f"CASE {program} {cases} ELSE {int(self.default_cutoff)} END"
+        """SQL giving a row's program cut-off (needs bind)."""
+        return (f"coalesce(getvariable('cutoffs')[list_position("
+                f"getvariable('cutoff_programs'), {program})], getvariable('default_cutoff'))")
 
     def benefit_sql(self, program: str = "program") -> str:
-        """SQL giving a row's yearly benefit, NULL where none is configured."""
+        """SQL giving a row's yearly benefit, NULL where none is configured (needs bind)."""
         if not self.benefit:
             return "NULL::DOUBLE"
-        cases = " ".join(f"WHEN '{p}' THEN {float(v)}" for p, v in self.benefit.items())
-        return f"CASE {program} {cases} END"
+        return (f"getvariable('benefits')::DOUBLE[][list_position("
+                f"getvariable('benefit_programs'), {program})]")
 
 
 def quote(text: str) -> str:
@@ -158,7 +169,7 @@ def exclusion_sql(settings: ReportSettings) -> str:
            {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, NULL::DOUBLE AS cost,
            NULL::BIGINT AS rid
     FROM {Table.CLEAN_BPS} b
-    WHERE b.desil <= {int(settings.exclusion_desil)} AND b.id_keluarga IS NOT NULL
+    WHERE b.desil <= getvariable('exclusion_desil') AND b.id_keluarga IS NOT NULL
       AND b.id_keluarga NOT IN (SELECT id_keluarga FROM {Table.RECONCILED}
                                 WHERE id_keluarga IS NOT NULL)
     GROUP BY b.id_keluarga"""
@@ -166,6 +177,7 @@ def exclusion_sql(settings: ReportSettings) -> str:
 
 def find_discrepancies(con: duckdb.DuckDBPyConnection, settings: ReportSettings) -> dict:
     """Write the discrepancies table; return the number of findings per category."""
+    settings.bind(con)
     db.run(con, f"""CREATE OR REPLACE TEMP VIEW enrolments AS
         SELECT *, row_number() OVER (PARTITION BY person_id, program ORDER BY rid) AS enrolment_no
         FROM {Table.RECONCILED}""")

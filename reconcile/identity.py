@@ -5,28 +5,50 @@ person ids of the previous published run, through the rows they share (`id_pener
 and, for persons whose rows all changed, through the register individual they were
 linked to. A cluster that takes rows from two earlier persons is a merge; an earlier
 person whose rows went to two clusters is a split; both are recorded. Everything else
-gets a new id. The state is a DuckDB file published inside the output folder, so it
-changes atomically with the outputs it describes.
+gets a new id.
+
+The state is personal data (ids, and keyed fingerprints of NIK, KK and name), so it is
+never published: each run writes `identity-<run_id>.duckdb` (0600) into the owner-only
+state folder before it publishes, and the next run reads the state of the run named in
+the published manifest. A killed run's state is therefore never read (and is pruned),
+so the state still changes atomically with the outputs it describes. Fingerprints are
+HMAC-SHA256 under the installation secret kept beside the state (privacy.py), so they
+cannot be reversed by hashing a dictionary of NIKs or names.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import duckdb
 
-from reconcile import db
+from reconcile import db, privacy, publish
 from reconcile.tables import Table
 
-STATE_FILE = "identity.duckdb"
 EVENTS = "identity_events"
 MAP = "identity_map"
+ENROLMENTS = "identity_enrolments"
+FINGERPRINT_KEY = "fingerprint_key"
 
 
 def previous_state(out: Path) -> Path | None:
-    """The published run's identity state, if there is one."""
-    path = out / STATE_FILE
-    return path if path.exists() else None
+    """The identity state of the published run (named by its manifest), if there is one."""
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return None
+    run_id = json.loads(manifest.read_text()).get("run_id")
+    path = publish.state_path(out, run_id) if run_id else None
+    return path if path and path.exists() else None
+
+
+def build_enrolments(con: duckdb.DuckDBPyConnection, state_folder: Path) -> None:
+    """This run's enrolments with their keyed fingerprints (table ENROLMENTS), keyed by
+    the installation secret of `state_folder`. Built once per run: the change report
+    and the saved state share it, as keyed hashing costs more than md5 did."""
+    privacy.bind_key(con, FINGERPRINT_KEY, privacy.installation_secret(state_folder))
+    db.run(con, f"CREATE OR REPLACE TABLE {ENROLMENTS} AS {enrolments_sql()}")
 
 
 def _attach_previous(con: duckdb.DuckDBPyConnection, state: Path | None) -> str:
@@ -37,7 +59,7 @@ def _attach_previous(con: duckdb.DuckDBPyConnection, state: Path | None) -> str:
         db.run(con, "CREATE TABLE prev.enrolments (id_penerima VARCHAR, person_id VARCHAR)")
         db.run(con, "CREATE TABLE prev.persons (person_id VARCHAR, id_individu VARCHAR)")
     else:
-        db.run(con, f"ATTACH '{state}' AS prev (READ_ONLY)")
+        db.attach(con, state, "prev", read_only=True)
     return "prev"
 
 
@@ -109,18 +131,27 @@ def stabilise(con: duckdb.DuckDBPyConnection, state: Path | None) -> dict:
     return {k: int(v) for k, v in counts.items()}
 
 
-def save_state(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> None:
-    """Write this run's identity state (ids, row fingerprints, families, findings)."""
-    db.run(con, f"ATTACH '{path}' AS nxt")
+def save_state(con: duckdb.DuckDBPyConnection, out: Path, run_id: str) -> Path:
+    """Write this run's identity state (ids, row fingerprints, families, findings) into
+    the owner-only state folder of `out`; return its path."""
+    path = publish.state_path(out, run_id)
+    path.unlink(missing_ok=True)
+    if not db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
+                     {"t": ENROLMENTS}):  # a first run: no change report built it
+        build_enrolments(con, path.parent)
+    db.attach(con, path, "nxt")
     try:
-        db.run(con, f"CREATE TABLE nxt.enrolments AS {enrolments_sql()}")
+        db.run(con, f"CREATE TABLE nxt.enrolments AS SELECT * FROM {ENROLMENTS}")
         db.run(con, f"""CREATE TABLE nxt.persons AS SELECT person_id, id_individu
                         FROM {Table.LINKS} WHERE id_individu IS NOT NULL""")
         db.run(con, f"""CREATE TABLE nxt.findings AS SELECT DISTINCT category, record_id,
                         person_id FROM {Table.DISCREPANCIES}""")
-        db.run(con, f"CREATE TABLE nxt.events AS SELECT '{run_id}' AS run_id, * FROM {EVENTS}")
+        db.run(con, f"CREATE TABLE nxt.events AS SELECT $run_id AS run_id, * FROM {EVENTS}",
+               {"run_id": run_id})
     finally:
         db.run(con, "DETACH DATABASE nxt")
+    os.chmod(path, 0o600)
+    return path
 
 
 TRACKED_FIELDS = ("nik", "no_kk", "nama", "tgl_lahir", "jenis_kelamin", "alamat",
@@ -128,10 +159,17 @@ TRACKED_FIELDS = ("nik", "no_kk", "nama", "tgl_lahir", "jenis_kelamin", "alamat"
 
 
 def enrolments_sql() -> str:
-    """This run's enrolments as the state keeps them: ids, desil, and hashes of the
-    tracked fields (a whole-row fingerprint and one per field, never the values)."""
-    fields = ", ".join((*TRACKED_FIELDS, "program"))
-    hashes = ", ".join(f"md5(coalesce({f}::VARCHAR, '')) AS h_{f}" for f in TRACKED_FIELDS)
-    return f"""SELECT id_penerima, person_id, program, id_keluarga, desil,
-                      md5(concat_ws('|', {fields})) AS fingerprint, {hashes}
-               FROM {Table.RECONCILED}"""
+    """This run's enrolments as the state keeps them: ids, desil, and keyed hashes of the
+    tracked fields (one per field, and a whole-row fingerprint over those), never the
+    values. Needs the fingerprint key bound (build_enrolments does)."""
+    hashes = ", ".join(f"{_field_hash(f)} AS h_{f}" for f in TRACKED_FIELDS)
+    row = " || '|' || ".join((*(f"h_{f}" for f in TRACKED_FIELDS), "coalesce(program, '')"))
+    return f"""SELECT *, sha256({row}) AS fingerprint FROM (
+               SELECT id_penerima, person_id, program, id_keluarga, desil, {hashes}
+               FROM {Table.RECONCILED})"""
+
+
+def _field_hash(field: str) -> str:
+    """Keyed hash of one tracked field, prefixed by the field's name so that equal values
+    in different fields do not share a hash."""
+    return privacy.hmac_sql(f"'{field}:' || coalesce({field}::VARCHAR, '')", FINGERPRINT_KEY)

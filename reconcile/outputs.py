@@ -11,9 +11,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from reconcile import db
+from reconcile import db, privacy
 from reconcile.config import RunConfig
-from reconcile.privacy import pseudonymise_columns
 from reconcile.report import write_report_html, write_report_xlsx
 from reconcile.tables import Table
 
@@ -42,24 +41,30 @@ def build_reconciled(con: duckdb.DuckDBPyConnection) -> None:
 def restrict_to_regions(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...]) -> dict:
     """Drop clean rows outside the requested regions; return the count dropped per file.
 
-    Rows without a usable region code are kept: the filter must not hide them.
+    Rows without a usable region code are kept: the filter must not hide them. The
+    codes (validated by RunConfig) are bound as a list, never written into the SQL.
     """
-    codes = ", ".join(f"'{code}'" for code in prefixes)
-    outside = f"kode_wilayah IS NOT NULL AND NOT list_has_any([{codes}], " \
-              "[left(kode_wilayah, 2), left(kode_wilayah, 5), left(kode_wilayah, 8)])"
+    outside = "kode_wilayah IS NOT NULL AND NOT list_has_any($codes, [left(kode_wilayah, 2), " \
+              "left(kode_wilayah, 5), left(kode_wilayah, 8), kode_wilayah])"
+    codes = {"codes": list(prefixes)}
     dropped = {}
     for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
         counts = db.df(con, f"SELECT source_file, count(*) AS n FROM {table} "
-                            f"WHERE {outside} GROUP BY ALL")
+                            f"WHERE {outside} GROUP BY ALL", codes)
         dropped.update(zip(counts["source_file"], counts["n"].astype(int), strict=True))
-        db.run(con, f"DELETE FROM {table} WHERE {outside}")
+        db.run(con, f"DELETE FROM {table} WHERE {outside}", codes)
     return dropped
 
 
 def write_all(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig,
               run_id: str, facts: dict) -> dict:
-    """Write every output file into `stage` and return the run's short summary."""
-    write_reconciled(con, stage, config.pseudonymise)
+    """Write every output file into `stage` and return the run's short summary.
+
+    Pseudonymised runs record their key id and achieved k-anonymity in facts["privacy"]
+    (the manifest), never the key."""
+    privacy_facts = write_reconciled(con, stage, config)
+    if privacy_facts:
+        facts["privacy"] = privacy_facts
     db.copy_parquet(con, f"SELECT * FROM {Table.QUARANTINE}", stage / "quarantine.parquet")
     db.copy_parquet(con, f"SELECT * FROM {Table.DISCREPANCIES}",
                     stage / "discrepancies.parquet")
@@ -72,22 +77,25 @@ def write_all(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig,
     return summary
 
 
-def write_reconciled(con: duckdb.DuckDBPyConnection, stage: Path, pseudonymise: bool) -> None:
-    """The analysts' table, partitioned by regency.
+def write_reconciled(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig) -> dict:
+    """The analysts' table, partitioned by regency; return what to record about privacy.
 
-    Pseudonymised, NIK and No KK become keyed HMAC tokens and names and addresses are
-    left out; the identified table then goes only to `restricted/` (owner-only access).
+    Pseudonymised, identifiers become keyed HMAC tokens, names, addresses and row
+    references are left out and birth date and region are generalised to k-anonymity
+    (privacy.pseudonymise); the identified table then goes only to `restricted/`
+    (owner-only access).
     """
     query = f"SELECT * FROM {Table.RECONCILED}"
-    if not pseudonymise:
+    if not config.pseudonymise:
         db.copy_parquet(con, query, stage / "reconciled.parquet", partition_by=PARTITION)
-        return
+        return {}
     restricted = stage / "restricted"
     restricted.mkdir(mode=0o700)
     db.copy_parquet(con, query, restricted / "reconciled.parquet", partition_by=PARTITION)
-    tokens = pseudonymise_columns(con, Table.RECONCILED, ("nik", "no_kk", "bps_nik"))
-    db.copy_parquet(con, f"SELECT * EXCLUDE (nama, alamat) FROM {tokens}",
-                    stage / "reconciled.parquet", partition_by=PARTITION)
+    table, facts = privacy.pseudonymise(con, Table.RECONCILED, config.k_anonymity)
+    db.copy_parquet(con, f"SELECT * FROM {table}", stage / "reconciled.parquet",
+                    partition_by=PARTITION)
+    return facts
 
 
 def summarise(con: duckdb.DuckDBPyConnection, facts: dict) -> dict:
@@ -142,12 +150,20 @@ def lineage(config: RunConfig) -> dict:
                        "stats": str(config.stats), "mapping": str(config.mapping or ""),
                        "pseudonymise": config.pseudonymise, "regions": list(config.regions),
                        "eligibility": config.eligibility,
-                       "partition_by": config.partition_by},
+                       "partition_by": config.partition_by,
+                       **_privacy_parameters(config)},
         "inputs": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
                    for p in (*config.inputs, *([config.mapping] if config.mapping else []))],
     }
     canonical = json.dumps(facts, sort_keys=True, default=str).encode()
     return {**facts, "fingerprint": hashlib.sha256(canonical).hexdigest()}
+
+
+def _privacy_parameters(config: RunConfig) -> dict:
+    """A new key or k changes the published tokens, so they are part of the lineage."""
+    if not config.pseudonymise:
+        return {}
+    return {"k_anonymity": config.k_anonymity, "key_id": privacy.key_id(privacy.hmac_key())}
 
 
 def unchanged_run(config: RunConfig, current: dict) -> dict | None:

@@ -169,7 +169,7 @@ def write_outputs(run: Run) -> dict:
     """Write Parquet, the reports and the manifest into the staging folder."""
     with run.connect("outputs") as con:
         summary = outputs.write_all(con, run.stage_dir, run.config, run.run_id, run.facts)
-        identity.save_state(con, run.stage_dir / identity.STATE_FILE, run.run_id)
+        identity.save_state(con, run.config.out, run.run_id)  # owner-only, not published
     run.facts["summary"] = summary
     outputs.write_manifest(run.stage_dir, run.run_id, run.timings, run.facts)
     return summary

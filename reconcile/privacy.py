@@ -2,20 +2,40 @@
 
 Public tables, logs and reports never show a full NIK, KK number or name. Analysts who
 need to join runs get HMAC-SHA256 tokens: the same value and key always give the same
-token, and without the key a token cannot be turned back into a NIK.
+token, and without the key a token cannot be turned back into a NIK (the NIK space is
+small, so an unkeyed hash could be reversed by trying every NIK).
+
+HMAC-SHA256 is computed in DuckDB SQL, set-based: HMAC(K, m) = sha256((K xor opad) ||
+sha256((K xor ipad) || m)). The two padded keys are derived here and bound as BLOB
+session variables, so no key ever appears in SQL text or logs. The same implementation
+keys the analysts' tokens (the officer's key) and the identity state's fingerprints (the
+installation secret).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
+from pathlib import Path
 
 import duckdb
 
 from reconcile import db
+from reconcile.errors import InputError
 
 KEY_VARIABLE = "RECONCILE_HMAC_KEY"
+MIN_KEY_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 10
+KEY_HOWTO = 'create one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+SECRET_FILE = "secret.key"
+SECRET_BYTES = 32
+TOKEN_LENGTH = 32
+TOKEN_KEY = "token_key"
 MASK_SQL = "CASE WHEN length({col}) > 8 THEN left({col}, 4) || repeat('*', length({col}) - 8) " \
            "|| right({col}, 4) WHEN {col} IS NOT NULL THEN repeat('*', length({col})) END"
+_BLOCK = 64  # SHA-256 block size in bytes
 
 
 def mask_nik(value: str | None) -> str | None:
@@ -38,35 +58,156 @@ def mask_sql(column: str) -> str:
     return MASK_SQL.format(col=column)
 
 
-def hmac_key() -> str:
-    """The pseudonymisation key; refusing to run without one is safer than a default."""
+def check_key(key: str) -> None:
+    """Refuse keys an attacker could guess: short, or made of few distinct characters."""
+    if not key:
+        raise InputError(f"--pseudonymise needs a secret key in {KEY_VARIABLE}; {KEY_HOWTO}")
+    if len(key) < MIN_KEY_LENGTH or len(set(key)) < MIN_DISTINCT_CHARACTERS:
+        raise InputError(f"{KEY_VARIABLE} is too weak (needs at least {MIN_KEY_LENGTH} "
+                         f"characters, {MIN_DISTINCT_CHARACTERS} of them different); "
+                         f"{KEY_HOWTO}")
+
+
+def hmac_key() -> bytes:
+    """The officer's pseudonymisation key; refusing to run without a strong one is safer
+    than a default. Checked when the run is configured, before any input is read."""
     key = os.environ.get(KEY_VARIABLE, "")
-    if len(key) < 16:
-        raise ValueError(f"set {KEY_VARIABLE} to a secret of at least 16 characters "
-                         "to write pseudonymised outputs")
-    return key
+    check_key(key)
+    return key.encode()
 
 
-def pseudonymise_columns(con: duckdb.DuckDBPyConnection, table: str,
-                         columns: tuple[str, ...]) -> str:
-    """Create `<table>_pseudonymised` with `columns` replaced by HMAC tokens; return its name.
+def key_id(key: bytes) -> str:
+    """A public name for a key (recorded in the manifest), from which the key cannot be
+    recovered: tells which key made a table's tokens, e.g. after a rotation."""
+    return hmac.new(key, b"reconcile-key-id", hashlib.sha256).hexdigest()[:12]
 
-    Tokens are computed once per distinct value (NIKs repeat across programs), in Python's
-    hmac (DuckDB has no keyed hash), and joined back set-wise.
+
+def bind_key(con: duckdb.DuckDBPyConnection, name: str, key: bytes) -> None:
+    """Bind `key` for hmac_sql(..., name) on this connection, as padded BLOB variables."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(_BLOCK, b"\0")
+    db.set_variables(con, {f"{name}_inner": bytes(b ^ 0x36 for b in padded),
+                           f"{name}_outer": bytes(b ^ 0x5C for b in padded)})
+
+
+def hmac_sql(value: str, name: str) -> str:
+    """SQL for the HMAC-SHA256 (hex) of a text expression under the key bound as `name`;
+    NULL stays NULL."""
+    inner = f"unhex(sha256(getvariable('{name}_inner') || encode(({value})::VARCHAR)))"
+    return f"sha256(getvariable('{name}_outer') || {inner})"
+
+
+def token_sql(value: str, name: str = TOKEN_KEY) -> str:
+    """An analyst's token: the first 128 bits of the HMAC, as 32 hex characters."""
+    return f"left({hmac_sql(value, name)}, {TOKEN_LENGTH})"
+
+
+def installation_secret(folder: Path) -> bytes:
+    """The 32-byte secret keying the identity state, kept in the owner-only `folder`.
+
+    Created once (mode 0600, never following a planted link); independent of the
+    officer's key, so person ids and change detection survive a key rotation.
     """
-    import hashlib
-    import hmac
+    path = folder / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(SECRET_BYTES))
+    return _read_secret(path)
 
-    import pandas as pd
 
-    key = hmac_key().encode()
-    values = db.df(con, " UNION ".join(
-        f"SELECT DISTINCT {c}::VARCHAR AS v FROM {table} WHERE {c} IS NOT NULL" for c in columns))
-    values["token"] = [hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:32]
-                       for v in values["v"]]
-    db.put(con, "__tokens", pd.DataFrame(values))
-    target = f"{table}_pseudonymised"
-    replaced = ", ".join(f"(SELECT token FROM __tokens WHERE v = t.{c}) AS {c}" for c in columns)
-    db.run(con, f"CREATE OR REPLACE TABLE {target} AS "
-                f"SELECT * REPLACE ({replaced}) FROM {table} t")
-    return target
+def _read_secret(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        secret = handle.read(SECRET_BYTES + 1)
+    if len(secret) != SECRET_BYTES:
+        raise InputError(f"{path} is damaged (not {SECRET_BYTES} bytes); move it away to "
+                         "start a new identity state (person ids will then be new)")
+    return secret
+
+
+# --- the analysts' pseudonymised table -------------------------------------------------
+# Direct identifiers become tokens (person_id too: it is built from an id_penerima);
+# these are left out; the quasi-identifiers are generalised until every combination of
+# released values is shared by at least k persons (k-anonymity).
+TOKENISED = ("nik", "no_kk", "bps_nik", "id_penerima", "id_individu", "id_keluarga",
+             "person_id")
+DROPPED = ("nama", "alamat", "source_row", "rid", "tgl_lahir")
+QUASI_IDENTIFIERS = ("tahun_lahir_min", "tahun_lahir_max", "jenis_kelamin", "kode_wilayah",
+                     "bps_kode_wilayah", "kode_kabupaten")
+# From the finest release to the coarsest: (birth-year band in years, region code width):
+# birth year and kecamatan, 5-year band and kecamatan, 10-year band and regency; rows
+# still in groups smaller than k after that are released with every quasi-identifier NULL.
+GENERALISATIONS = ((1, 8), (5, 8), (10, 5))
+RELEASED = "qi_released"
+
+_BASE_SQL = """
+CREATE OR REPLACE TEMP TABLE qi_base AS
+SELECT rid, coalesce(person_id, 'row-' || rid) AS who, year(tgl_lahir) AS y,
+       jenis_kelamin AS sex, left(kode_wilayah, 8) AS wil, left(bps_kode_wilayah, 8) AS bps_wil
+FROM {source}
+"""
+_RELEASED_SQL = """
+CREATE OR REPLACE TEMP TABLE {released} (rid BIGINT, tahun_lahir_min BIGINT,
+    tahun_lahir_max BIGINT, jenis_kelamin VARCHAR, kode_wilayah VARCHAR,
+    bps_kode_wilayah VARCHAR, level INTEGER)
+"""
+# rows not yet released whose group at this level holds at least $k persons
+_LEVEL_SQL = """
+INSERT INTO {released}
+SELECT rid, lo, lo + {band} - 1, sex, wil, bps_wil, {level} FROM (
+    SELECT rid, who, y - y % {band} AS lo, sex, left(wil, {width}) AS wil,
+           left(bps_wil, {width}) AS bps_wil
+    FROM qi_base ANTI JOIN {released} USING (rid))
+QUALIFY count(DISTINCT who) OVER (PARTITION BY lo, sex, wil, bps_wil) >= $k
+"""
+_SUPPRESS_SQL = """
+INSERT INTO {released}
+SELECT rid, NULL, NULL, NULL, NULL, NULL, {level} FROM qi_base ANTI JOIN {released} USING (rid)
+"""
+
+
+def generalise(con: duckdb.DuckDBPyConnection, source: str, k: int) -> dict[int, int]:
+    """Released quasi-identifiers per row of `source` (table qi_released), each row at the
+    finest level whose group holds at least k persons; return the rows per level."""
+    names = {"source": source, "released": RELEASED}
+    db.run(con, _BASE_SQL.format(**names))
+    db.run(con, _RELEASED_SQL.format(**names))
+    for level, (band, width) in enumerate(GENERALISATIONS):
+        db.run(con, _LEVEL_SQL.format(**names, band=band, width=width, level=level), {"k": k})
+    db.run(con, _SUPPRESS_SQL.format(**names, level=len(GENERALISATIONS)))
+    counts = db.df(con, f"SELECT level, count(*) AS n FROM {RELEASED} GROUP BY 1 ORDER BY 1")
+    return dict(zip(counts["level"].astype(int), counts["n"].astype(int), strict=True))
+
+
+def smallest_group(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
+    """The k the released table actually achieves: persons in its smallest group of
+    equal quasi-identifiers (recomputable by anyone from the published Parquet)."""
+    return db.scalar(con, f"SELECT min(n) FROM (SELECT count(DISTINCT person_id) AS n "
+                          f"FROM {table} GROUP BY {', '.join(QUASI_IDENTIFIERS)})")
+
+
+def pseudonymise(con: duckdb.DuckDBPyConnection, source: str, k: int) -> tuple[str, dict]:
+    """Create `<source>_pseudonymised` for analysts; return its name and what to record.
+
+    Direct identifiers are HMAC tokens under the officer's key, names, addresses and row
+    references are left out, and quasi-identifiers are generalised to k-anonymity.
+    """
+    key = hmac_key()
+    bind_key(con, TOKEN_KEY, key)
+    levels = generalise(con, source, k)
+    target = f"{source}_pseudonymised"
+    tokens = ", ".join(f"{token_sql('s.' + c)} AS {c}" for c in TOKENISED)
+    dropped = ", ".join((*DROPPED, *QUASI_IDENTIFIERS[2:]))
+    db.run(con, f"""CREATE OR REPLACE TABLE {target} AS
+        SELECT s.* EXCLUDE ({dropped}) REPLACE ({tokens}),
+               g.* EXCLUDE (rid, level),
+               coalesce(left(g.kode_wilayah, 5), left(g.bps_kode_wilayah, 5), 'unknown')
+                   AS kode_kabupaten
+        FROM {source} s JOIN {RELEASED} g ON g.rid = s.rid ORDER BY s.rid""")
+    return target, {"k_anonymity": k, "k_anonymity_min_group": smallest_group(con, target),
+                    "quasi_identifiers": list(QUASI_IDENTIFIERS),
+                    "rows_per_generalisation_level": levels, "key_id": key_id(key)}

@@ -3,6 +3,9 @@
 A run writes into a fresh version folder beside the target and, only when every file is
 complete, flips the target (a symlink) to it with one atomic `os.replace`. A run that
 dies at any moment leaves the previously published output untouched.
+
+State the next run needs but nobody else may read (the identity state and the secret
+keying it) lives in an owner-only sibling folder, never in the published outputs.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from reconcile.errors import RunRefused
 
 KEEP_VERSIONS = 3
+STATE_PREFIX = "identity-"
 
 
 def new_run_id() -> str:
@@ -29,6 +33,25 @@ def new_run_id() -> str:
 def versions_dir(out: Path) -> Path:
     """Hidden sibling folder holding the published versions of `out`."""
     return out.parent / f".{out.name}.versions"
+
+
+def state_dir(out: Path) -> Path:
+    """Owner-only (0700) sibling folder holding the identity state of `out`'s versions."""
+    folder = out.parent / f".{out.name}.state"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = folder.lstat()
+    if folder.is_symlink() or not folder.is_dir() or info.st_uid != os.getuid():
+        raise RunRefused(f"{folder} is not a folder owned by this user; move it away so "
+                         "the identity state can be kept private")
+    folder.chmod(0o700)
+    return folder
+
+
+def state_path(out: Path, run_id: str) -> Path:
+    """The identity state written by run `run_id` (0600, inside state_dir)."""
+    return state_dir(out) / f"{STATE_PREFIX}{run_id}.duckdb"
 
 
 @contextmanager
@@ -107,3 +130,11 @@ def _prune(out: Path, keep: Path) -> None:
             leftover.unlink(missing_ok=True)
     for link in out.parent.glob(f".{out.name}.link-*"):
         link.unlink(missing_ok=True)
+    _prune_state(out, {p.name for p in versions_dir(out).iterdir()})
+
+
+def _prune_state(out: Path, kept: set[str]) -> None:
+    """Identity states of pruned versions and of killed runs (never published) go too."""
+    for path in state_dir(out).glob(f"{STATE_PREFIX}*"):
+        if path.name.removeprefix(STATE_PREFIX).split(".duckdb")[0] not in kept:
+            path.unlink(missing_ok=True)

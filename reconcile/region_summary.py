@@ -8,6 +8,8 @@ the report labels them so.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from reconcile import db
@@ -15,12 +17,15 @@ from reconcile.discrepancies import ReportSettings
 from reconcile.tables import PROGRAMS, Table
 
 LEVELS = "(VALUES ('kabupaten', 5), ('kecamatan', 8)) AS levels(level, width)"
+# Program names become column names: only the known programs, as checked identifiers.
+PROGRAM_COLUMNS = {p: f"enrolments_{p.lower().replace('-', '_')}" for p in PROGRAMS}
+assert all(re.fullmatch(r"[a-z_][a-z0-9_]*", c) for c in PROGRAM_COLUMNS.values())
 
 
 def _program_counts() -> str:
     return ", ".join(
-        f"count(*) FILTER (program = '{p}') AS enrolments_{p.lower().replace('-', '_')}"
-        for p in PROGRAMS)
+        f"count(*) FILTER (program = getvariable('programs')[{n}]) AS {column}"
+        for n, column in enumerate(PROGRAM_COLUMNS.values(), start=1))
 
 
 def _desil_counts() -> str:
@@ -29,8 +34,9 @@ def _desil_counts() -> str:
 
 
 def summary_sql(settings: ReportSettings) -> str:
-    """Per regency and per district: beneficiaries, matching, desil, coverage, estimates."""
-    poorest = int(settings.exclusion_desil)
+    """Per regency and per district: beneficiaries, matching, desil, coverage, estimates.
+
+    Needs settings.bind and the `programs` variable (summarise_regions binds both)."""
     return f"""
     CREATE OR REPLACE TABLE {Table.REGION_SUMMARY} AS
     WITH enrolments AS (
@@ -54,7 +60,7 @@ def summary_sql(settings: ReportSettings) -> str:
                count(*) AS register_desil1_families,
                count(e.id_keluarga) AS desil1_families_enrolled
         FROM families f LEFT JOIN enrolled e USING (id_keluarga), {LEVELS}
-        WHERE f.desil <= {poorest} AND f.wil IS NOT NULL GROUP BY ALL
+        WHERE f.desil <= getvariable('exclusion_desil') AND f.wil IS NOT NULL GROUP BY ALL
     ), estimates AS (
         SELECT 'kabupaten' AS level, kode_wilayah, sum(penduduk_miskin) AS bps_penduduk_miskin,
                sum(jumlah_penduduk * persen_miskin_ekstrem / 100) AS bps_miskin_ekstrem
@@ -81,4 +87,6 @@ def summary_sql(settings: ReportSettings) -> str:
 
 def summarise_regions(con: duckdb.DuckDBPyConnection, settings: ReportSettings) -> None:
     """Write the region_summary table."""
+    settings.bind(con)
+    db.set_variables(con, {"programs": list(PROGRAM_COLUMNS)})
     db.run(con, summary_sql(settings))

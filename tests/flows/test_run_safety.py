@@ -32,7 +32,7 @@ def test_a_bad_input_stops_the_run_before_anything_is_written(run_config, small_
 
 def test_pseudonymised_outputs_hold_stable_tokens_not_niks(run_config, small_data, tmp_path,
                                                            monkeypatch):
-    monkeypatch.setenv("RECONCILE_HMAC_KEY", "test-key-0123456789abcdef")
+    monkeypatch.setenv("RECONCILE_HMAC_KEY", "test-key-0123456789abcdef-GHIJKLMNOP")
     runs = []
     for n in (1, 2):
         out = tmp_path / f"out{n}"
@@ -62,11 +62,11 @@ def test_pseudonymising_without_a_key_is_refused(run_config, small_data, tmp_pat
                                                  monkeypatch):
     monkeypatch.delenv("RECONCILE_HMAC_KEY", raising=False)
 
-    with pytest.raises(ValueError, match="RECONCILE_HMAC_KEY"):
+    with pytest.raises(InputError, match="RECONCILE_HMAC_KEY"):
         run_pipeline(run_config(small_data, tmp_path / "out", pseudonymise=True))
 
     assert not (tmp_path / "out").exists()
-    assert os.listdir(tmp_path) == [".out.lock"]
+    assert os.listdir(tmp_path) == []  # refused when configured: not even a lock
 
 
 def test_an_undecodable_file_stops_the_run_before_anything_is_written(run_config, small_data,

@@ -1,0 +1,276 @@
+"""Security: no user value reaches SQL text, and pseudonymised outputs stay pseudonymous.
+
+Injection: every user-facing value (regions, eligibility, output and input paths, CLI and
+flow) is fed `'`, `;`, `--` and COPY ... TO payloads; each is refused cleanly or runs
+correctly, and no file appears outside the output folder. Re-identification: with the
+inputs as a dictionary, no NIK, KK number or name appears in any published file, neither
+in plain nor as a bare md5/sha1/sha256, and the released table is k-anonymous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.cli import main
+from flows.reconcile_flow import run_config as flow_config
+from reconcile import db, identity, outputs, publish
+from reconcile.errors import InputError
+from reconcile.pipeline import run_pipeline
+from reconcile.privacy import KEY_VARIABLE, QUASI_IDENTIFIERS
+
+KEY = "k3y-for-tests-Zq8uW1xV0pLmN4rT6yB2cD9"
+
+
+def payloads(tmp: Path) -> list[str]:
+    """SQL that would write a file into `tmp` if it were ever spliced into a statement."""
+    return ["17'", "17; DROP TABLE reconciled; --", "17 --",
+            f"17') TO '{tmp}/leak1.csv' (FORMAT csv); --",
+            f"17']) OR true; COPY reconciled TO '{tmp}/leak2.csv'; --"]
+
+
+def _query(sql: str, params: dict | None = None) -> list[tuple]:
+    """Rows of one query on a connection of its own."""
+    with duckdb.connect() as con:
+        return con.execute(sql, params).fetchall()
+
+
+def leaks(tmp: Path) -> list[Path]:
+    return sorted(tmp.rglob("leak*"))
+
+
+def _cli(data: Path, out: Path, *options: str) -> list[str]:
+    return ["run", "--kemensos", *map(str, sorted(data.glob("kemensos_*.csv"))),
+            "--bps", str(data / "bps_register.parquet"),
+            "--stats", str(data / "bps_poverty_stats.csv"), "--out", str(out), *options]
+
+
+def _flow_params(data: Path, out: Path, **changes) -> dict:
+    params = {"kemensos": [str(p) for p in sorted(data.glob("kemensos_*.csv"))],
+              "bps": str(data / "bps_register.parquet"),
+              "stats": str(data / "bps_poverty_stats.csv"), "out": str(out),
+              "mapping": None, "pseudonymise": False, "regions": None, "eligibility": None,
+              "force": False, "partition_by": "province", "workers": 1, "k_anonymity": 5}
+    return {**params, **changes}
+
+
+# --- injection -----------------------------------------------------------------------
+
+def test_hostile_regions_are_refused_by_config_flow_and_cli(run_config, small_data, tmp_path,
+                                                            capsys):
+    out = tmp_path / "out"
+    for payload in payloads(tmp_path):
+        with pytest.raises(InputError, match="--region"):
+            run_config(small_data, out, regions=(payload,))
+        with pytest.raises(InputError, match="--region"):
+            flow_config(**_flow_params(small_data, out, regions=[payload]))
+        assert main(_cli(small_data, out, "--region", payload)) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("reconcile: --region:") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # refused before anything ran
+
+
+def test_region_codes_are_normalised(run_config, small_data, tmp_path):
+    config = run_config(small_data, tmp_path / "out", regions=("1701", "17.02", "170301"))
+    assert config.regions == ("17.01", "17.02", "17.03.01")
+
+
+def test_the_region_filter_binds_its_codes(con, tmp_path):
+    for table in ("clean_kemensos", "clean_bps"):
+        db.run(con, f"CREATE TABLE {table} AS SELECT * FROM (VALUES ('a.csv', '17.01.01.2001'), "
+                    "('a.csv', '18.01.01.2001'), ('a.csv', NULL)) t(source_file, kode_wilayah)")
+    dropped = outputs.restrict_to_regions(con, (*payloads(tmp_path), "17.01"))
+    assert dropped == {"a.csv": 1}  # only the 18 row: payloads are just codes that match nothing
+    assert db.count(con, "clean_kemensos") == 2 and not leaks(tmp_path)
+
+
+@pytest.mark.parametrize("eligibility", [
+    {"cutoff": {"PKH') TO '/tmp/leak.csv' (FORMAT csv); --": 4}},
+    {"cutoff": {"PKH": "4; COPY reconciled TO '/tmp/leak.csv'; --"}},
+    {"cutoff": {"PKH": 4.5}}, {"cutoff": {"PKH": 11}}, {"cutoff": "PKH"},
+    {"benefit": {"PKH": "1' --"}}, {"benefit": {"BLT'; --": 1}}, {"benefit": {"PKH": -1}},
+    {"default_cutoff": "4 OR 1=1"}, {"exclusion_desil": True},
+    {"cutoff; DROP TABLE reconciled; --": {}}, ["cutoff"],
+])
+def test_hostile_eligibility_is_refused(run_config, small_data, tmp_path, capsys, eligibility):
+    with pytest.raises(InputError, match="--eligibility"):
+        run_config(small_data, tmp_path / "out", eligibility=eligibility)
+    assert main(_cli(small_data, tmp_path / "out", "--eligibility", json.dumps(eligibility))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reconcile: --eligibility:") and err.count("\n") == 1, err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text", ["{'cutoff': 4}", '{"cutoff": {"PKH": 4}', "PKH=4"])
+def test_eligibility_that_is_not_json_is_refused_in_one_line(small_data, tmp_path, capsys,
+                                                             text):
+    assert main(_cli(small_data, tmp_path / "out", "--eligibility", text)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reconcile: --eligibility: not valid JSON") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["out\nx", "out\x00x", "out\rx", "out\x1bx"])
+def test_paths_with_control_characters_are_refused(run_config, small_data, tmp_path, name):
+    with pytest.raises(InputError, match="control character"):
+        run_config(small_data, tmp_path / name)
+    with pytest.raises(InputError, match="control character"):
+        db.sql_path(tmp_path / name)
+
+
+def test_hostile_output_and_input_paths_run_correctly(run_config, small_data, tmp_path,
+                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the payloads' relative targets would land
+    inbox = tmp_path / "in'); COPY raw_kemensos TO 'leak3.csv'; --"
+    inbox.mkdir()
+    for path in small_data.glob("*"):
+        shutil.copy(path, inbox / path.name.replace("kemensos_", "kemensos_'; --"))
+    out = tmp_path / "out'; COPY reconciled TO 'leak4.csv' (FORMAT csv); --"
+
+    result = run_pipeline(run_config(inbox, out, eligibility={"cutoff": {"PKH": 3}}))
+
+    assert result["reconciled_rows"] > 0 and not leaks(tmp_path)
+    assert all(row["balanced"] for row in result["rows_per_file"])
+    expected = {inbox.name, out.name, *(f".{out.name}.{s}" for s in ("lock", "versions", "state"))}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+    rows = _query("SELECT count(*) FROM read_parquet($p)",
+                  {"p": f"{out}/reconciled.parquet/**/*.parquet"})
+    assert rows == [(result["reconciled_rows"],)]
+
+
+# --- keys ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["", "short-key-123", "a" * 40, "abababababababababababababababab"])
+def test_weak_keys_are_refused_before_ingest(run_config, small_data, tmp_path, monkeypatch,
+                                             capsys, key):
+    monkeypatch.setenv(KEY_VARIABLE, key)
+    with pytest.raises(InputError, match=KEY_VARIABLE):
+        run_config(small_data, tmp_path / "out", pseudonymise=True)
+    assert main(_cli(small_data, tmp_path / "out", "--pseudonymise")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "secrets.token_urlsafe(32)" in err
+    assert not list(tmp_path.iterdir())  # no lock, no staging: nothing was read or written
+
+
+# --- re-identification -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pseudonymised(small_data, tmp_path_factory):
+    """One pseudonymised run of the small data set: (out folder, its manifest)."""
+    from reconcile.config import RunConfig
+
+    out = tmp_path_factory.mktemp("pseudo") / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_VARIABLE, KEY)
+        run_pipeline(RunConfig(kemensos=tuple(sorted(small_data.glob("kemensos_*.csv"))),
+                               bps=small_data / "bps_register.parquet",
+                               stats=small_data / "bps_poverty_stats.csv", out=out,
+                               pseudonymise=True))
+    return out, json.loads((out / "manifest.json").read_text())
+
+
+def _dictionary(data: Path) -> set[str]:
+    """Every NIK, KK number and name of the inputs, as given and as cleaned."""
+    sources = [f"read_csv('{p}', all_varchar=true)" for p in data.glob("kemensos_*.csv")]
+    sources.append(f"'{data}/bps_register.parquet'")
+    values = set()
+    for source in sources:
+        for row in _query(f"SELECT nik, no_kk, nama FROM {source}"):
+            values.update(v for v in row if v)
+    variants = {form for v in values for form in (v, v.strip(), v.strip().upper())}
+    return {v for v in variants if len(v) >= 6}
+
+
+def _published_texts(out: Path) -> dict[str, str]:
+    """Each published file's bytes as text, Parquet values and xlsx members included."""
+    texts = {}
+    for path in out.rglob("*"):
+        if "restricted" in path.relative_to(out).parts or path.is_dir():
+            continue
+        parts = [path.read_bytes().decode("latin-1")]
+        if path.suffix == ".parquet":
+            rows = _query("SELECT * FROM read_parquet($p)", {"p": str(path)})
+            parts += [str(v) for row in rows for v in row if v is not None]
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as book:
+                parts += [book.read(n).decode("utf-8", "replace") for n in book.namelist()]
+        texts[str(path.relative_to(out))] = "\n".join(parts)
+    return texts
+
+
+def _windows(text: str, pattern: str, lengths: tuple[int, ...]) -> set[str]:
+    """Every substring of these lengths of the runs matching `pattern` (fast lookups)."""
+    return {run[i:i + n] for run in re.findall(pattern, text) for n in lengths
+            for i in range(len(run) - n + 1)}
+
+
+def test_no_identifier_or_bare_hash_of_one_is_published(pseudonymised, small_data):
+    out, _ = pseudonymised
+    values = _dictionary(small_data)
+    numbers = {v for v in values if v.isdigit()}
+    digests = {h(v.encode()).hexdigest() for v in values
+               for h in (hashlib.md5, hashlib.sha1, hashlib.sha256)}
+    texts = _published_texts(out)
+    assert "manifest.json" in texts and any(n.startswith("reconciled.parquet") for n in texts)
+    assert not any(n.endswith(".duckdb") for n in texts)  # the identity state is not published
+    for name, text in texts.items():
+        found = _windows(text.lower(), "[0-9a-f]{32,}", (32, 40, 64)) & digests
+        found |= _windows(text, "[0-9]{6,}", tuple({len(v) for v in numbers})) & numbers
+        found |= {v for v in values - numbers if v in text}
+        assert not found, (name, sorted(found)[:3])
+
+
+def test_the_released_table_is_k_anonymous(pseudonymised):
+    out, manifest = pseudonymised
+    facts = manifest["privacy"]
+    columns = ", ".join(QUASI_IDENTIFIERS)
+    with duckdb.connect() as con:
+        table = con.execute("SELECT * FROM read_parquet($p, hive_partitioning = true)",
+                            {"p": f"{out}/reconciled.parquet/**/*.parquet"}).df()
+        con.register("released", table)
+        smallest = con.execute(f"SELECT min(n) FROM (SELECT count(DISTINCT person_id) AS n "
+                               f"FROM released GROUP BY {columns})").fetchone()[0]
+    assert facts["k_anonymity_min_group"] == smallest >= facts["k_anonymity"] == 5
+    assert not {"nama", "alamat", "tgl_lahir", "rid", "source_row"} & set(table.columns)
+    assert table["kode_wilayah"].dropna().str.len().max() <= 8  # kecamatan at the finest
+    assert table["id_penerima"].str.fullmatch("[0-9a-f]{32}").all()
+    assert len(facts["key_id"]) == 12 and KEY not in (out / "manifest.json").read_text()
+
+
+def test_state_and_secret_are_owner_only_and_outside_the_outputs(pseudonymised):
+    out, manifest = pseudonymised
+    state = publish.state_dir(out)
+    assert state.parent == out.parent and out.resolve() not in state.resolve().parents
+    assert oct(state.stat().st_mode & 0o777) == "0o700"
+    files = sorted(state.iterdir())
+    assert {p.name for p in files} == {"secret.key", f"identity-{manifest['run_id']}.duckdb"}
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in files)
+    assert oct((out / "restricted").stat().st_mode & 0o777) == "0o700"
+    assert identity.previous_state(out) == state / f"identity-{manifest['run_id']}.duckdb"
+
+
+def test_a_new_key_gives_new_tokens_but_keeps_person_ids(run_config, small_data, tmp_path,
+                                                         monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setenv(KEY_VARIABLE, KEY)
+    first = run_pipeline(run_config(small_data, out, pseudonymise=True))
+    orphan = publish.state_path(out, "20000101T000000Z-dead00")  # as left by a killed run
+    orphan.write_bytes(b"")
+
+    monkeypatch.setenv(KEY_VARIABLE, KEY[::-1] + "-rotated")
+    second = run_pipeline(run_config(small_data, out, pseudonymise=True))  # not skipped
+
+    assert not second["skipped"] and second["run_id"] != first["run_id"]
+    assert second["persons"] == first["persons"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["identity"]["new_persons"] == 0  # ids survive the rotation
+    assert manifest["changes"] == {}                 # and no row looks edited
+    assert not orphan.exists()
+    versions = {p.name for p in (out.parent / ".out.versions").iterdir()}
+    assert versions == {first["run_id"], second["run_id"]}
