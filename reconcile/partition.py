@@ -31,10 +31,20 @@ PART = """coalesce(left(kode_wilayah, 2),
                    CASE WHEN nik_status = 'valid' THEN left(nik, 2) END, '00')"""
 
 
+# A partition is a province with register people. Rows of any other province code, or
+# with no usable code at all (stray rows), are matched in the main partition, the one
+# with the most register people, so a few strays neither split a one-province run nor
+# go unmatched; the cross-province NIK pass then finds the movers among them.
+_REGISTER_PARTS = f"(SELECT DISTINCT {PART} FROM {Table.CLEAN_BPS} WHERE {PART} <> '{UNPLACED}')"
+_MAIN = (f"(SELECT {PART} FROM {Table.CLEAN_BPS} WHERE {PART} <> '{UNPLACED}'"
+         " GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1)")
+ASSIGNED = f"CASE WHEN {PART} IN {_REGISTER_PARTS} THEN {PART} ELSE {_MAIN} END"
+
+
 def provinces(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Provinces with beneficiaries, in code order (rows without a region are '00')."""
-    rows = db.df(con, f"SELECT DISTINCT {PART} AS part FROM {Table.CLEAN_KEMENSOS} ORDER BY 1")
-    return [p for p in rows["part"] if p != UNPLACED]
+    """The partitions: provinces with register people, in code order."""
+    rows = db.df(con, f"SELECT * FROM {_REGISTER_PARTS} AS p(part) ORDER BY 1")
+    return list(rows["part"])
 
 
 def export(con: duckdb.DuckDBPyConnection, folder: Path, part: str) -> Path:
@@ -45,7 +55,7 @@ def export(con: duckdb.DuckDBPyConnection, folder: Path, part: str) -> Path:
     try:
         for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
             db.run(con, f"CREATE TABLE part_db.{table} AS SELECT * FROM {table} "
-                        f"WHERE {PART} = $part ORDER BY rid", {"part": part})
+                        f"WHERE {ASSIGNED} = $part ORDER BY rid", {"part": part})
     finally:
         db.run(con, "DETACH DATABASE part_db")
     return path
@@ -112,7 +122,6 @@ def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
         db.run(con, f"CREATE OR REPLACE TABLE {table} AS {union}")
         for n in range(len(parts)):
             db.run(con, f"DETACH DATABASE p{n}")
-    _unplaced_rows(con)
     db.run(con, CROSS_SQL)
     linked = db.scalar(con, "SELECT count(DISTINCT person_id) FROM cross_candidates "
                             "WHERE candidates = 1 AND claimants = 1")
@@ -126,18 +135,6 @@ def _empty(table: str) -> str:
     return ("SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS id_individu, "
             "NULL::DOUBLE AS match_probability, NULL::VARCHAR AS match_type, "
             "NULL::VARCHAR AS no_match_reason LIMIT 0")
-
-
-def _unplaced_rows(con: duckdb.DuckDBPyConnection) -> None:
-    """Rows without a region or valid NIK: each its own person, left for the NIK pass."""
-    db.run(con, f"""INSERT INTO {Table.KEMENSOS_PERSONS}
-        SELECT rid, 'P-' || id_penerima FROM {Table.CLEAN_KEMENSOS}
-        WHERE {PART} = $unplaced""", {"unplaced": UNPLACED})
-    db.run(con, f"""INSERT INTO {Table.LINKS} BY NAME
-        SELECT 'P-' || id_penerima AS person_id, NULL AS id_individu,
-               NULL AS match_probability, 'none' AS match_type,
-               'no region and no valid NIK' AS no_match_reason
-        FROM {Table.CLEAN_KEMENSOS} WHERE {PART} = $unplaced""", {"unplaced": UNPLACED})
 
 
 def match_by_province(con: duckdb.DuckDBPyConnection, folder: Path,

@@ -119,6 +119,7 @@ def test_joining_a_linked_row_needs_the_attach_threshold():
             None, None, "no candidate above threshold", "x", "x"]}))
         db.put(con, DEDUPE_SCORED, pd.DataFrame({
             "rid_l": [0, 2, 1, 3], "rid_r": [2, 3, 4, 4],
+            "src_id_l": ["K0", "K2", "K1", "K3"], "src_id_r": ["K2", "K3", "K4", "K4"],
             "match_probability": [0.995, 0.995, 0.99999, 0.9],
             "match_weight": [7.6, 7.6, 16.6, 3.2]}))
         edges = db.df(con, edges_sql(0.99, 0.9999))

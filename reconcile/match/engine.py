@@ -153,7 +153,8 @@ def match(con, settings: MatchSettings | None = None) -> dict:
         standardise(con, s.temp)
     model = _score_links(con, s, stats)
     with _timed(stats, "link"):
-        db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits, s.temp))
+        db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits, s.temp,
+                                        s.review_threshold))
         db.run(con, link.release_conflicts_sql())
     _dedupe(con, s, model, stats)
     with _timed(stats, "links"):

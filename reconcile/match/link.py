@@ -39,8 +39,17 @@ def cannot_link_sql(a: str, b: str, nik: bool = True) -> str:
             f" OR {twins})")
 
 
-def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False) -> str:
-    """Best and second-best candidate per Kemensos row, and why a row stays unlinked."""
+POSSIBLE_MATCH = "possible match: review the best candidate"
+
+
+def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
+                  review_threshold: float = 0.5) -> str:
+    """Best and second-best candidate per Kemensos row, and why a row stays unlinked.
+
+    Fellegi and Sunter's three decisions: a link at `threshold`; below it, a best
+    candidate at `review_threshold` or more (more likely the person than not) is a
+    possible match for clerical review, not a person missing from the register.
+    """
     return f"""
     {create(ROW_LINKS, temp)} AS
     WITH ranked AS (
@@ -64,6 +73,9 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False) -
                     AND (b.gamma_name >= {_NAME_CLOSE} OR b.gamma_nik = {_NIK_EXACT}),
                     false) AS confirmed,
            CASE WHEN b.rid_r IS NULL THEN 'no candidate found by blocking'
+                WHEN b.match_probability < {float(threshold)!r}
+                     AND b.match_probability >= {float(review_threshold)!r}
+                    THEN '{POSSIBLE_MATCH}'
                 WHEN b.match_probability < {float(threshold)!r}
                     THEN 'no candidate above threshold'
                 -- a family member's NIK in the field is common, so only twins veto here,

@@ -17,6 +17,11 @@ class MatchSettings:
             there and 1.4 bits less at 200k (fewer namesakes). On the 1M bench, 0.5 /
             0.9 / 0.99 / 0.999 gave not-in-register rows linked 0.41 / 0.16 / 0.08 /
             0.02% and link recall 0.9983 / 0.9981 / 0.9977 / 0.9969.
+        review_threshold: a row whose best candidate is below `link_threshold` but at
+            this probability or more (more likely the person than not) is a possible
+            match for review, not a person missing from the register (Fellegi-Sunter's
+            clerical region). On the independent 200k data 95% of such rows were in the
+            register (README_MATCHING, calibration).
         dedupe_threshold: smallest match probability at which two Kemensos rows are the
             same person (only used for rows the register did not already join). Its
             prior is the match share among the blocked Kemensos x Kemensos pairs.
@@ -42,6 +47,7 @@ class MatchSettings:
     """
 
     link_threshold: float = 0.9
+    review_threshold: float = 0.5
     dedupe_threshold: float = 0.99
     attach_threshold: float = 0.9
     ambiguity_bits: float = 1.0
