@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from reconcile import db
+from reconcile.match.link import POSSIBLE_MATCH
 from reconcile.privacy import mask_sql
 from reconcile.tables import PROGRAMS, Table
 from schemas.outputs import CATEGORIES
@@ -22,6 +23,9 @@ ACTIONS = {
     "not_in_register": (
         "Verifikasi lapangan; usulkan masuk DTSEN bila layak",
         "Verify in the field; propose for DTSEN registration if eligible"),
+    "possible_match": (
+        "Tinjau calon padanan di DTSEN sebelum kunjungan lapangan",
+        "Review the likely register match before any field visit"),
     "inclusion_error": (
         "Tinjau kelayakan; usulkan graduasi bila keluarga sudah mampu",
         "Review eligibility; propose graduation if the family is better off"),
@@ -125,8 +129,15 @@ def finding_queries(settings: ReportSettings) -> list[str]:
     """One query per category over `enrolments` (reconciled plus row order)."""
     masked_k, masked_b = mask_sql("nik"), mask_sql("bps_nik")
     return [
-        _kemensos("not_in_register", "'high'", "id_individu IS NULL",
+        # a best candidate short of a link but more likely the person than not goes to
+        # review, not to a field visit for someone who is probably registered
+        _kemensos("not_in_register", "'high'",
+                  f"id_individu IS NULL AND no_match_reason IS DISTINCT FROM {quote(POSSIBLE_MATCH)}",
                   "coalesce(no_match_reason, 'tidak ditemukan di DTSEN / not in register')"),
+        _kemensos("possible_match", "'medium'",
+                  f"id_individu IS NULL AND no_match_reason = {quote(POSSIBLE_MATCH)}",
+                  "'kemungkinan terdaftar, peluang ' || round(match_probability, 2)"
+                  " || ' / likely in the register, probability ' || round(match_probability, 2)"),
         _kemensos("inclusion_error",
                   f"CASE WHEN desil >= {settings.cutoff_sql()} + 3 THEN 'high' ELSE 'medium' END",
                   f"desil > {settings.cutoff_sql()}",
@@ -179,7 +190,11 @@ def find_discrepancies(con: duckdb.DuckDBPyConnection, settings: ReportSettings)
     """Write the discrepancies table; return the number of findings per category."""
     settings.bind(con)
     db.run(con, f"""CREATE OR REPLACE TEMP VIEW enrolments AS
-        SELECT *, row_number() OVER (PARTITION BY person_id, program ORDER BY rid) AS enrolment_no
+        -- the enrolment kept is the row that matches the register best, then the smallest
+        -- id: a stable rule, so the same rows in another order flag the same extras
+        SELECT *, row_number() OVER (PARTITION BY person_id, program
+                                     ORDER BY id_individu IS NULL, match_probability DESC
+                                              NULLS LAST, id_penerima, rid) AS enrolment_no
         FROM {Table.RECONCILED}""")
     union = " UNION ALL ".join([*finding_queries(settings), exclusion_sql(settings)])
     order = ", ".join(f"'{c}'" for c in CATEGORIES)

@@ -16,7 +16,6 @@ from reconcile import db
 CATEGORIES = {
     "inclusion_error": "is_inclusion_error",
     "not_in_register": "is_not_in_register",
-    "duplicate_enrolment": "is_duplicate_enrolment",
 }
 
 
@@ -29,6 +28,7 @@ def evaluate_run(out_dir: Path, truth_dir: Path, exclusion_desil: int = 1) -> pd
         db.run(con, f"CREATE TABLE {table} AS SELECT * FROM read_parquet($path)",
                {"path": db.sql_path(path)})
     rows = [_rows_vs_truth(con, category, flag) for category, flag in CATEGORIES.items()]
+    rows.append(_duplicates_vs_truth(con))
     rows.append(_exclusion_vs_truth(con, exclusion_desil))
     frame = pd.DataFrame(rows)
     frame["precision"] = (frame["correct"] / frame["flagged"]).round(4)
@@ -53,6 +53,17 @@ def _found(category: str) -> str:
 def _rows_vs_truth(con: duckdb.DuckDBPyConnection, category: str, flag: str) -> dict:
     return _counts(con, category, _found(category),
                    f"SELECT id_penerima AS record_id FROM truth WHERE {flag}")
+
+
+def _duplicates_vs_truth(con: duckdb.DuckDBPyConnection) -> dict:
+    """Per (true person, program) enrolled more than once: found when any of its rows is
+    flagged; which row is the extra one is a choice (the pipeline keeps the best match)."""
+    return _counts(con, "duplicate_enrolment", """
+        SELECT DISTINCT t.true_person_id || '|' || t.program AS record_id
+        FROM found f JOIN truth t ON t.id_penerima = f.record_id
+        WHERE f.category = 'duplicate_enrolment'""", """
+        SELECT true_person_id || '|' || program AS record_id FROM truth
+        GROUP BY ALL HAVING count(*) > 1""")
 
 
 def _exclusion_vs_truth(con: duckdb.DuckDBPyConnection, desil: int) -> dict:

@@ -6,7 +6,7 @@ import pandera.pandas as pa
 
 from schemas.clean import REGION
 
-CATEGORIES = ("not_in_register", "inclusion_error", "exclusion_error", "duplicate_enrolment",
+CATEGORIES = ("not_in_register", "possible_match", "inclusion_error", "exclusion_error", "duplicate_enrolment",
               "invalid_nik", "placeholder_nik", "nik_dob_conflict", "nik_mismatch",
               "region_mismatch")
 NO_FULL_NIK = pa.Check(lambda s: ~s.str.contains(r"[0-9]{16}", na=False),

@@ -15,6 +15,7 @@ import pandas as pd
 # Fixed order: the most consequential findings first, the data-quality ones after.
 CATEGORIES: dict[str, str] = {
     "not_in_register": "Tidak ada di register / Not in register",
+    "possible_match": "Kemungkinan terdaftar, perlu ditinjau / Possible match, to review",
     "inclusion_error": "Salah sasaran (inklusi) / Inclusion error",
     "exclusion_error": "Layak tapi belum menerima (eksklusi) / Exclusion error",
     "duplicate_enrolment": "Kepesertaan ganda / Duplicate enrolment",
