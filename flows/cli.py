@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="only this region code (17, 17.01, 17.01.02); repeatable")
     run.add_argument("--eligibility", default=None, metavar="JSON",
                      help='report settings, e.g. \'{"cutoff": {"PKH": 4}}\'')
+    for name, help_text in (
+            ("link-threshold", "match probability at which a row is linked (default 0.9)"),
+            ("review-threshold", "below the link threshold, a best candidate at this "
+                                 "probability is a possible match to review (default 0.5)"),
+            ("dedupe-threshold", "match probability at which two rows are one person "
+                                 "(default 0.99)")):
+        run.add_argument(f"--{name}", type=float, metavar="P", help=help_text)
+    run.add_argument("--matching", default=None, metavar="JSON",
+                     help='any matching setting by name, e.g. \'{"ambiguity_bits": 2}\'')
     run.add_argument("--force", action="store_true",
                      help="reconcile again even if the inputs are unchanged")
     run.add_argument("--partition-by", choices=["province", "none"], default="province",
@@ -104,11 +113,21 @@ def _run(args: argparse.Namespace) -> int:
               "pseudonymise": args.pseudonymise, "regions": args.regions,
               "eligibility": _json_option("--eligibility", args.eligibility),
               "force": args.force, "partition_by": args.partition_by,
-              "workers": args.workers, "k_anonymity": args.k_anonymity}
+              "workers": args.workers, "k_anonymity": args.k_anonymity,
+              "matching": _matching(args)}
     run_config(**params)  # refuse bad options here, before Prefect starts
     result = reconcile_flow(**params, dask_address=args.dask_address)
     print(_summary_text(result))
     return 0
+
+
+def _matching(args: argparse.Namespace) -> dict:
+    """--matching JSON with the threshold options on top."""
+    matching = _json_option("--matching", args.matching) or {}
+    for name in ("link_threshold", "review_threshold", "dedupe_threshold"):
+        if getattr(args, name) is not None:
+            matching[name] = getattr(args, name)
+    return matching
 
 
 def _json_option(option: str, text: str | None):

@@ -21,7 +21,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    regions: list[str] | None = None, eligibility: dict | None = None,
                    force: bool = False, partition_by: str | None = "province",
                    workers: int | None = None,
-                   dask_address: str | None = None, k_anonymity: int = 5) -> dict:
+                   dask_address: str | None = None, k_anonymity: int = 5,
+                   matching: dict | None = None) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -41,11 +42,13 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
             from RECONCILE_DASK_ADDRESS; without one, threads in this process.
         k_anonymity: with pseudonymise, the smallest group of persons sharing the
             released birth year, sex and region.
+        matching: matching settings by name, e.g. {"link_threshold": 0.95}
+            (reconcile.match.settings.MatchSettings); recorded in the manifest.
     """
     config = run_config(kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
                         pseudonymise=pseudonymise, regions=regions, eligibility=eligibility,
                         force=force, partition_by=partition_by, workers=workers,
-                        k_anonymity=k_anonymity)
+                        k_anonymity=k_anonymity, matching=matching)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -75,7 +78,7 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
 def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str | None,
                pseudonymise: bool, regions: list[str] | None, eligibility: dict | None,
                force: bool, partition_by: str | None, workers: int | None,
-               k_anonymity: int) -> RunConfig:
+               k_anonymity: int, matching: dict | None = None) -> RunConfig:
     """The flow's parameters as a checked RunConfig (InputError for a bad value), so the
     CLI can refuse bad options before Prefect starts, exactly as the flow would."""
     if isinstance(regions, str):  # one code given where a list was meant
@@ -86,7 +89,8 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                      regions=tuple(regions or ()),
                      eligibility={} if eligibility is None else eligibility, force=force,
                      partition_by=None if partition_by in (None, "none") else partition_by,
-                     workers=workers or os.cpu_count() or 1, k_anonymity=k_anonymity)
+                     workers=workers or os.cpu_count() or 1, k_anonymity=k_anonymity,
+                     matching={} if matching is None else matching)
 
 
 def _task_runner(workers: int, dask_address: str | None):
@@ -105,6 +109,7 @@ def _match_by_province(run: Run, dask_address: str | None) -> Run:
     with _task_runner(run.config.workers, dask_address) as runner:
         futures = runner.map(tasks.match_partition, {
             "path": paths, "threads": unmapped(partition.THREADS),
-            "memory_limit": unmapped(run.config.memory_limit)})
+            "memory_limit": unmapped(run.config.memory_limit),
+            "matching": unmapped(run.config.matching)})
         per_partition = [future.result() for future in futures]
     return tasks.combine_partitions(run, per_partition)

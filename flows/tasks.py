@@ -70,9 +70,11 @@ def split_partitions(run: pipeline.Run) -> tuple[pipeline.Run, list]:
 
 
 @task(name="match province", cache_policy=NO_CACHE)
-def match_partition(path, threads: int | None, memory_limit: str | None) -> dict:
+def match_partition(path, threads: int | None, memory_limit: str | None,
+                    matching: dict | None = None) -> dict:
     """Match one province; runs wherever the task runner puts it (thread or Dask worker)."""
-    return partition.match_partition(path, threads=threads, memory_limit=memory_limit)
+    return partition.match_partition(path, threads=threads, memory_limit=memory_limit,
+                                     matching=matching)
 
 
 @task(name="combine provinces", cache_policy=NO_CACHE)

@@ -15,6 +15,7 @@ from pathlib import Path
 from reconcile import db, privacy
 from reconcile.discrepancies import ReportSettings
 from reconcile.errors import InputError
+from reconcile.match.settings import MatchSettings
 
 # province, regency, district, village: 17, 17.01, 17.01.02, 17.01.02.2001, or undotted
 DOTTED_REGION = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?")
@@ -47,6 +48,8 @@ class RunConfig:
         workers: provinces matched at once (threads, or Dask workers); default all cores.
         k_anonymity: with pseudonymise, every released combination of birth year, sex
             and region is shared by at least this many persons.
+        matching: matching settings by name, e.g. {"link_threshold": 0.95}; see
+            reconcile.match.settings.MatchSettings (defaults and why).
     """
 
     kemensos: tuple[Path, ...]
@@ -63,10 +66,12 @@ class RunConfig:
     partition_by: str | None = "province"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     k_anonymity: int = 5
+    matching: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Refuse bad options before anything runs; normalise region codes."""
         object.__setattr__(self, "regions", tuple(region_code(r) for r in self.regions))
+        self.match_settings  # noqa: B018 -- refuses unknown or out-of-range settings now
         check_eligibility(self.eligibility)
         db.sql_path(self.out)
         if self.pseudonymise:
@@ -74,6 +79,14 @@ class RunConfig:
             if not isinstance(self.k_anonymity, int) or self.k_anonymity < 2:
                 raise InputError(f"k-anonymity must be a whole number of at least 2, "
                                  f"not {self.k_anonymity!r}")
+
+    @property
+    def match_settings(self) -> MatchSettings:
+        """The matcher's settings: defaults with this run's `matching` on top."""
+        try:
+            return MatchSettings.from_params(self.matching)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"matching: {exc}") from None
 
     @property
     def inputs(self) -> tuple[Path, ...]:

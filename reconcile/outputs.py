@@ -151,6 +151,7 @@ def lineage(config: RunConfig) -> dict:
                        "pseudonymise": config.pseudonymise, "regions": list(config.regions),
                        "eligibility": config.eligibility,
                        "partition_by": config.partition_by,
+                       "matching": config.match_settings.recorded(),
                        **_privacy_parameters(config)},
         "inputs": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
                    for p in (*config.inputs, *([config.mapping] if config.mapping else []))],

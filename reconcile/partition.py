@@ -19,6 +19,7 @@ import duckdb
 
 from reconcile import db
 from reconcile.match import match
+from reconcile.match.settings import MatchSettings
 from reconcile.tables import Table
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,12 @@ def export(con: duckdb.DuckDBPyConnection, folder: Path, part: str) -> Path:
 
 
 def match_partition(path: Path, threads: int | None = None,
-                    memory_limit: str | None = None) -> dict:
+                    memory_limit: str | None = None, matching: dict | None = None) -> dict:
     """Match one province in its own database (safe to run in a thread or a worker)."""
     con = db.connect(path, threads=threads, memory_limit=memory_limit)
     try:
-        stats = match(con) if db.count(con, Table.CLEAN_KEMENSOS) else {}
+        settings = MatchSettings.from_params(matching)
+        stats = match(con, settings) if db.count(con, Table.CLEAN_KEMENSOS) else {}
     finally:
         con.close()
     return {"partition": path.stem, **{k: v for k, v in stats.items() if k == "timings"}}

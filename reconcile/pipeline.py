@@ -111,7 +111,7 @@ def link(run: Run) -> None:
         combine_partitions(run, match_partitions_here(run, split_partitions(run)))
         return
     with run.connect("match") as con:
-        run.facts["match"] = match(con)
+        run.facts["match"] = match(con, run.config.match_settings)
         validate_table(con, Table.PAIRS_SCORED, PairsScored, sample_rows=100_000)
         finish_link(run, con)
 
@@ -128,7 +128,8 @@ def match_partitions_here(run: Run, paths: list[Path]) -> list[dict]:
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(lambda p: partition.match_partition(
-            p, threads=partition.THREADS, memory_limit=run.config.memory_limit), paths))
+            p, threads=partition.THREADS, memory_limit=run.config.memory_limit,
+            matching=run.config.matching), paths))
     run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
     return results
 

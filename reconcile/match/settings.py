@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,42 @@ class MatchSettings:
     em_max_iterations: int = 100
     keep_intermediate: bool = False
 
+    @classmethod
+    def from_params(cls, params: dict | None) -> MatchSettings:
+        """Settings from run parameters by name; an unknown name or a probability outside
+        (0, 1) raises ValueError naming it."""
+        params = dict(params or {})
+        known = {f.name for f in fields(cls)} - {"keep_intermediate"}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"unknown matching setting(s) {sorted(unknown)}; "
+                             f"known: {sorted(known)}")
+        defaults = asdict(cls())
+        for name, value in params.items():
+            kind = type(defaults[name])
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, not {value!r:.40}")
+            if kind is int and value != int(value):
+                raise ValueError(f"{name} must be a whole number, not {value!r}")
+            params[name] = kind(value)
+        settings = cls(**params)
+        for name in PROBABILITIES:
+            if not 0 < getattr(settings, name) < 1:
+                raise ValueError(f"{name} must be a probability between 0 and 1, "
+                                 f"not {getattr(settings, name)!r}")
+        if settings.review_threshold > settings.link_threshold:
+            raise ValueError("review_threshold must not be above link_threshold")
+        return settings
+
+    def recorded(self) -> dict:
+        """The settings as the manifest records them."""
+        return {k: v for k, v in asdict(self).items() if k != "keep_intermediate"}
+
     @property
     def temp(self) -> bool:
         """Whether the intermediate tables are temporary."""
         return not self.keep_intermediate
+
+
+PROBABILITIES = ("link_threshold", "review_threshold", "dedupe_threshold", "attach_threshold",
+                 "m_certainty")
