@@ -46,7 +46,7 @@ LEVELS = [
     ("nik", "date typo, other kecamatan", {},
      {"nik": "1701011005810001", "village": "17.01.02.2001"}, "typo in region or date"),
     ("nik", "serial typo, same name", {}, {"nik": "1701011005800010"}, "typo in serial"),
-    ("nik", "twin: same region+date", {}, {"nik": "1701011005800002", "name": "BUDI SANTIKA"},
+    ("nik", "twin: same region+date", {}, {"nik": "1701011005800002", "name": "AGUS SALIM"},
      "same region and date, other serial"),
     ("nik", "else", {}, {"nik": "1702021212900004"}, "else"),
     ("nik", "missing", {}, {"nik": None}, "missing"),
