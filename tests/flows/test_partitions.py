@@ -85,3 +85,24 @@ def test_provinces_run_on_a_dask_cluster(two_provinces, tmp_path):
                        workers=1)
 
     assert _persons_and_links(tmp_path / "dask") == _persons_and_links(tmp_path / "threads")
+
+
+def test_one_province_with_stray_rows_is_not_split(small_data, run_config, tmp_path):
+    """Rows with a foreign or blank region are matched with the rest; nothing is refused
+    for lacking a region, and a one-province run pays for no split or combine."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in small_data.iterdir():
+        (data / path.name).write_bytes(path.read_bytes())
+    lists = sorted(data.glob("kemensos_*.csv"))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE k AS SELECT * FROM read_csv($p, all_varchar = true)",
+                {"p": str(lists[0])})
+    con.execute("UPDATE k SET kode_wilayah = CASE WHEN rowid % 2 = 0 THEN '18.01.01.2001' "
+                "ELSE '' END WHERE rowid < 20")
+    con.execute(f"COPY k TO '{lists[0]}' (HEADER)")
+    result = run_pipeline(run_config(data, tmp_path / "out"))
+    assert not {"split", "match_partitions"} & set(result["timings"])
+    reasons = duckdb.sql(f"SELECT DISTINCT no_match_reason FROM read_parquet("
+                         f"'{tmp_path}/out/reconciled.parquet/**/*.parquet')").fetchall()
+    assert ("no region and no valid NIK",) not in reasons
