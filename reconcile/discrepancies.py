@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from reconcile import db
-from reconcile.match.link import POSSIBLE_MATCH
+from reconcile.match.link import REVIEW_REASONS
 from reconcile.privacy import mask_sql
 from reconcile.tables import PROGRAMS, Table
 from schemas.outputs import CATEGORIES
@@ -114,6 +114,9 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_REVIEW = "(" + ", ".join(quote(reason) for reason in REVIEW_REASONS) + ")"
+
+
 def _kemensos(category: str, severity: str, where: str, evidence: str,
               cost: str = "NULL::DOUBLE") -> str:
     action_id, action_en = ACTIONS[category]
@@ -129,13 +132,14 @@ def finding_queries(settings: ReportSettings) -> list[str]:
     """One query per category over `enrolments` (reconciled plus row order)."""
     masked_k, masked_b = mask_sql("nik"), mask_sql("bps_nik")
     return [
-        # a best candidate short of a link but more likely the person than not goes to
-        # review, not to a field visit for someone who is probably registered
+        # a register candidate more likely the person than not, but no link (below the
+        # link threshold, a twin, ambiguous, or taken by a better row) goes to review,
+        # not to a field visit for someone who is probably registered
         _kemensos("not_in_register", "'high'",
-                  f"id_individu IS NULL AND no_match_reason IS DISTINCT FROM {quote(POSSIBLE_MATCH)}",
+                  f"id_individu IS NULL AND coalesce(no_match_reason NOT IN {_REVIEW}, true)",
                   "coalesce(no_match_reason, 'tidak ditemukan di DTSEN / not in register')"),
         _kemensos("possible_match", "'medium'",
-                  f"id_individu IS NULL AND no_match_reason = {quote(POSSIBLE_MATCH)}",
+                  f"id_individu IS NULL AND no_match_reason IN {_REVIEW}",
                   "'kemungkinan terdaftar, peluang ' || round(match_probability, 2)"
                   " || ' / likely in the register, probability ' || round(match_probability, 2)"),
         _kemensos("inclusion_error",

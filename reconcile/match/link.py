@@ -40,6 +40,12 @@ def cannot_link_sql(a: str, b: str, nik: bool = True) -> str:
 
 
 POSSIBLE_MATCH = "possible match: review the best candidate"
+TWIN = "best candidate is a twin (same KK and birth date, other name)"
+AMBIGUOUS = "ambiguous: two register individuals"
+RELEASED = "register individual linked to a better-matching row"
+# Reasons whose row has a register candidate more likely the person than not: such a row
+# is for review, never a person missing from the register.
+REVIEW_REASONS = (POSSIBLE_MATCH, TWIN, AMBIGUOUS, RELEASED)
 
 
 def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
@@ -82,10 +88,10 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
                 -- and not when the row's NIK is the candidate's own: a twin with the
                 -- sibling's NIK is rarer than a badly typed name (1M bench: 3 against 390)
                 WHEN b.gamma_nik <> {_NIK_EXACT} AND {cannot_link_sql('k', 'r', nik=False)}
-                    THEN 'best candidate is a twin (same KK and birth date, other name)'
+                    THEN '{TWIN}'
                 WHEN b.probability_2 >= {float(threshold)!r}
                      AND b.match_weight - b.weight_2 < {float(ambiguity_bits)!r}
-                    THEN 'ambiguous: two register individuals'
+                    THEN '{AMBIGUOUS}'
            END AS reason
     FROM {Table.STD_KEMENSOS} k LEFT JOIN best b ON b.rid_l = k.rid
     LEFT JOIN {Table.STD_BPS} r ON r.rid = b.rid_r
@@ -96,7 +102,7 @@ def release_conflicts_sql() -> str:
     """Unlink rows that are clearly another person than the individual's best row."""
     return f"""
     UPDATE {ROW_LINKS} AS x
-    SET reason = 'register individual linked to a better-matching row'
+    SET reason = '{RELEASED}'
     FROM (
         WITH linked AS (
             SELECT x.rid, x.bps_rid, x.match_weight, x.confirmed, k.src_id
