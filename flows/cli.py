@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
                      help='any matching setting by name, e.g. \'{"ambiguity_bits": 2}\'')
     run.add_argument("--force", action="store_true",
                      help="reconcile again even if the inputs are unchanged")
+    run.add_argument("--public-reports", action="store_true",
+                     help="make report.html, report.xlsx, region_summary.parquet and "
+                          "discrepancies.parquet readable by everyone (default: every "
+                          "output is owner-only)")
     run.add_argument("--partition-by", choices=["province", "none"], default="province",
                      help="match province by province when the data spans several "
                           "(default), or all rows in one matcher (none)")
@@ -106,6 +110,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from flows.reconcile_flow import reconcile_flow, run_config
+    from reconcile.publish import owner_only
 
     params = {"kemensos": [str(p) for p in args.kemensos], "bps": str(args.bps),
               "stats": str(args.stats), "out": str(args.out),
@@ -114,9 +119,10 @@ def _run(args: argparse.Namespace) -> int:
               "eligibility": _json_option("--eligibility", args.eligibility),
               "force": args.force, "partition_by": args.partition_by,
               "workers": args.workers, "k_anonymity": args.k_anonymity,
-              "matching": _matching(args)}
+              "matching": _matching(args), "public_reports": args.public_reports}
     run_config(**params)  # refuse bad options here, before Prefect starts
-    result = reconcile_flow(**params, dask_address=args.dask_address)
+    with owner_only():  # Prefect's temporary server and its database too
+        result = reconcile_flow(**params, dask_address=args.dask_address)
     print(_summary_text(result))
     return 0
 

@@ -22,7 +22,7 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    force: bool = False, partition_by: str | None = "province",
                    workers: int | None = None,
                    dask_address: str | None = None, k_anonymity: int = 5,
-                   matching: dict | None = None) -> dict:
+                   matching: dict | None = None, public_reports: bool = False) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -44,11 +44,15 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
             released birth year, sex and region.
         matching: matching settings by name, e.g. {"link_threshold": 0.95}
             (reconcile.match.settings.MatchSettings); recorded in the manifest.
+        public_reports: make report.html, report.xlsx, region_summary.parquet and
+            discrepancies.parquet readable by everyone; otherwise every file is
+            owner-only.
     """
     config = run_config(kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
                         pseudonymise=pseudonymise, regions=regions, eligibility=eligibility,
                         force=force, partition_by=partition_by, workers=workers,
-                        k_anonymity=k_anonymity, matching=matching)
+                        k_anonymity=k_anonymity, matching=matching,
+                        public_reports=public_reports)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -58,18 +62,19 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         return previous
     run_id = publish.new_run_id()
     logger.info("run %s: %d Kemensos file(s) -> %s", run_id, len(kemensos), out)
-    with publish.exclusive(config.out), publish.staging(config.out, run_id) as stage:
+    with (publish.owner_only(), publish.exclusive(config.out),
+          publish.staging(config.out, run_id) as stage):
         run = Run(config, run_id, stage, facts={"lineage": lineage})
         try:
-            with run_log(stage):
+            with run_log(stage), publish.private_temp(stage):
                 for stage_task in tasks.STAGES:
                     if stage_task.name == "match" and partitioned(run):
                         run = _match_by_province(run, dask_address)
                     else:
                         run = stage_task(run)
         finally:
-            run.work_db.unlink(missing_ok=True)
-        publish.publish(stage, config.out, run_id)
+            run.remove_work_files()
+        publish.publish(stage, config.out, run_id, config.public_reports)
     result = run.result()
     publish_artifacts(config.out, result)
     return result
@@ -78,7 +83,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
 def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str | None,
                pseudonymise: bool, regions: list[str] | None, eligibility: dict | None,
                force: bool, partition_by: str | None, workers: int | None,
-               k_anonymity: int, matching: dict | None = None) -> RunConfig:
+               k_anonymity: int, matching: dict | None = None,
+               public_reports: bool = False) -> RunConfig:
     """The flow's parameters as a checked RunConfig (InputError for a bad value), so the
     CLI can refuse bad options before Prefect starts, exactly as the flow would."""
     if isinstance(regions, str):  # one code given where a list was meant
@@ -90,7 +96,8 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                      eligibility={} if eligibility is None else eligibility, force=force,
                      partition_by=None if partition_by in (None, "none") else partition_by,
                      workers=workers or os.cpu_count() or 1, k_anonymity=k_anonymity,
-                     matching={} if matching is None else matching)
+                     matching={} if matching is None else matching,
+                     public_reports=bool(public_reports))
 
 
 def _task_runner(workers: int, dask_address: str | None):

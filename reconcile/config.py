@@ -50,6 +50,8 @@ class RunConfig:
             and region is shared by at least this many persons.
         matching: matching settings by name, e.g. {"link_threshold": 0.95}; see
             reconcile.match.settings.MatchSettings (defaults and why).
+        public_reports: make the public report files (publish.PUBLIC_FILES) readable by
+            everyone; by default every file a run writes is owner-only.
     """
 
     kemensos: tuple[Path, ...]
@@ -67,6 +69,7 @@ class RunConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     k_anonymity: int = 5
     matching: dict = field(default_factory=dict)
+    public_reports: bool = False
 
     def __post_init__(self) -> None:
         """Refuse bad options before anything runs; normalise region codes."""

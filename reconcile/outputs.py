@@ -17,6 +17,11 @@ from reconcile.report import write_report_html, write_report_xlsx
 from reconcile.tables import Table
 
 PARTITION = "kode_kabupaten"
+# Tables officers and analysts see, keyed by file name: no full NIK or KK in any column.
+PUBLIC_TABLES = {"quarantine.parquet": Table.QUARANTINE,
+                 "discrepancies.parquet": Table.DISCREPANCIES,
+                 "region_summary.parquet": Table.REGION_SUMMARY,
+                 "changes.parquet": "changes"}
 PACKAGES = ("pandas", "pandera", "rapidfuzz", "prefect", "duckdb", "pyarrow", "numpy")
 RECONCILED_SQL = f"""
 SELECT k.rid, k.source_file, k.source_row, k.id_penerima, k.program, p.person_id,
@@ -65,16 +70,32 @@ def write_all(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig,
     privacy_facts = write_reconciled(con, stage, config)
     if privacy_facts:
         facts["privacy"] = privacy_facts
-    db.copy_parquet(con, f"SELECT * FROM {Table.QUARANTINE}", stage / "quarantine.parquet")
-    db.copy_parquet(con, f"SELECT * FROM {Table.DISCREPANCIES}",
-                    stage / "discrepancies.parquet")
-    db.copy_parquet(con, f"SELECT * FROM {Table.REGION_SUMMARY}",
-                    stage / "region_summary.parquet")
-    db.copy_parquet(con, "SELECT * FROM changes", stage / "changes.parquet")
+    for name, table in PUBLIC_TABLES.items():
+        db.copy_parquet(con, masked_sql(con, table), stage / name)
     summary = summarise(con, facts)
     write_report_html(con, stage / "report.html", {"run_id": run_id, **summary})
     write_report_xlsx(con, stage / "report.xlsx")
     return summary
+
+
+def masked_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """SELECT of `table` with every NIK-length digit run in its text columns masked.
+
+    An export whose id column is the NIK carries it into record_id and person_id (and
+    a person's id into changes' detail); the work tables keep the full value, which the
+    identity state and the change report join on, and the published copy is masked.
+    """
+    columns = db.df(con, "SELECT column_name FROM duckdb_columns() WHERE table_name = $t "
+                         "AND database_name = current_database() "
+                         "AND data_type = 'VARCHAR' ORDER BY column_index", {"t": table})
+    masked = ", ".join(f'{privacy.mask_long_digits_sql(_quoted(c))} AS {_quoted(c)}'
+                       for c in columns["column_name"])
+    return f"SELECT * REPLACE ({masked}) FROM {table}" if masked else f"SELECT * FROM {table}"
+
+
+def _quoted(name: str) -> str:
+    """A column name (from the database's own catalogue) as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def write_reconciled(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig) -> dict:
@@ -152,6 +173,7 @@ def lineage(config: RunConfig) -> dict:
                        "eligibility": config.eligibility,
                        "partition_by": config.partition_by,
                        "matching": config.match_settings.recorded(),
+                       "public_reports": config.public_reports,
                        **_privacy_parameters(config)},
         "inputs": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
                    for p in (*config.inputs, *([config.mapping] if config.mapping else []))],
@@ -180,7 +202,10 @@ def unchanged_run(config: RunConfig, current: dict) -> dict | None:
 
 
 def write_manifest(stage: Path, run_id: str, timings: dict, facts: dict) -> None:
-    """Lineage of the run: inputs and their hashes, counts, versions, timings, parameters."""
+    """Lineage of the run: inputs and their hashes, counts, versions, timings, parameters.
+
+    Auditors read it, so no full identifier: privacy.scrub_manifest masks blocking keys
+    from the matcher's statistics and any NIK-length digit run."""
     summary = facts.get("summary", {})
     manifest = {
         "run_id": run_id,
@@ -190,7 +215,9 @@ def write_manifest(stage: Path, run_id: str, timings: dict, facts: dict) -> None
         "timings_s": timings,
         **facts,
     }
-    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    text = json.dumps(privacy.scrub_manifest(json.loads(json.dumps(manifest, default=str))),
+                      indent=2)
+    (stage / "manifest.json").write_text(text)
 
 
 def sha256(path: Path) -> str:

@@ -52,7 +52,7 @@ class Run:
     def parts_dir(self) -> Path:
         """Work databases of the province partitions; never published."""
         path = self.stage_dir.parent / f".parts-{self.run_id}"
-        path.mkdir(exist_ok=True)
+        path.mkdir(exist_ok=True, mode=0o700)
         return path
 
     @property
@@ -72,6 +72,14 @@ class Run:
             con.close()
             self.timings[stage] = round(time.perf_counter() - started, 3)
             log.info("stage %s done in %.1f s", stage, self.timings[stage])
+
+    def remove_work_files(self) -> None:
+        """The work database (every NIK and name of the inputs) with its write-ahead log
+        and spill folder, and the partition databases: gone when the run ends."""
+        for path in (self.work_db, self.work_db.with_name(self.work_db.name + ".wal")):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.work_db.with_name(self.work_db.name + ".tmp"), ignore_errors=True)
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
 
 
 def ingest(run: Run) -> None:
@@ -200,7 +208,8 @@ def run_pipeline(config: RunConfig) -> dict:
     """Run every stage in this process and publish the outputs atomically.
 
     Unless `config.force`, inputs identical (by content hash, code version and
-    parameters) to those of the published run are not reconciled again.
+    parameters) to those of the published run are not reconciled again. Everything the
+    run creates is owner-only (publish.owner_only); temporary files stay in its staging.
     """
     lineage = outputs.lineage(config)
     previous = outputs.unchanged_run(config, lineage)
@@ -208,14 +217,14 @@ def run_pipeline(config: RunConfig) -> dict:
         log.info("inputs unchanged since run %s; nothing to do", previous["run_id"])
         return previous
     run_id = publish.new_run_id()
-    with publish.exclusive(config.out), publish.staging(config.out, run_id) as stage:
+    with (publish.owner_only(), publish.exclusive(config.out),
+          publish.staging(config.out, run_id) as stage):
         run = Run(config, run_id, stage, facts={"lineage": lineage})
         try:
-            with run_log(stage):
+            with run_log(stage), publish.private_temp(stage):
                 for stage_fn in STAGES:
                     stage_fn(run)
         finally:
-            run.work_db.unlink(missing_ok=True)
-            shutil.rmtree(run.parts_dir, ignore_errors=True)
-        publish.publish(stage, config.out, run_id)
+            run.remove_work_files()
+        publish.publish(stage, config.out, run_id, config.public_reports)
     return run.result()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -36,6 +37,13 @@ TOKEN_KEY = "token_key"
 MASK_SQL = "CASE WHEN length({col}) > 8 THEN left({col}, 4) || repeat('*', length({col}) - 8) " \
            "|| right({col}, 4) WHEN {col} IS NOT NULL THEN repeat('*', length({col})) END"
 _BLOCK = 64  # SHA-256 block size in bytes
+# A digit run as long as a NIK or KK number (16) or longer: keep 4 + 4 digits.
+LONG_DIGITS_SQL = r"(\d{4})\d{8,}(\d{4})"
+_DIGIT_RUN = re.compile(r"[0-9]{10,}")   # NIK/KK-like, whole or damaged (a date has 8)
+_NIK_RUN = re.compile(r"[0-9]{16,}")
+_WORD = re.compile(r"[^\W\d_]{2,}")     # letters: names, addresses
+# Manifest values that are content hashes, not data: never masked (lineage compares them).
+HASH_KEYS = frozenset({"sha256", "fingerprint", "code_version"})
 
 
 def mask_nik(value: str | None) -> str | None:
@@ -56,6 +64,58 @@ def mask_nik(value: str | None) -> str | None:
 def mask_sql(column: str) -> str:
     """SQL expression masking a NIK-like text column the way mask_nik does."""
     return MASK_SQL.format(col=column)
+
+
+def mask_long_digits_sql(column: str) -> str:
+    """SQL masking every NIK-length digit run of a text column, for tables officers see
+    (an export whose id column holds the NIK puts it in record_id and person_id)."""
+    return f"regexp_replace({column}::VARCHAR, '{LONG_DIGITS_SQL}', '\\1********\\2', 'g')"
+
+
+def mask_digits(text: str) -> str:
+    """Every run of 10 or more digits masked like mask_nik (a damaged NIK is still one).
+
+    >>> mask_digits("nik 1771010101900001, kk 177101010110000, lahir 19900101")
+    'nik 1771********0001, kk 1771***********, lahir 19900101'
+    """
+    return _DIGIT_RUN.sub(lambda m: _mask_run(m.group()), text)
+
+
+def _mask_run(run: str) -> str:
+    if len(run) >= 16:
+        return mask_nik(run)
+    return run[:4] + "*" * (len(run) - 4)
+
+
+def mask_text(text: str) -> str:
+    """A raw line or key with identifiers masked but its shape kept, so an officer can
+    still see where it broke: long digit runs as mask_digits, words as their initial.
+
+    >>> mask_text('1771010101900001,"SITI AMINAH,1990-01-01')
+    '1771********0001,"S*** A*****,1990-01-01'
+    """
+    return _WORD.sub(lambda m: m.group()[0] + "*" * (len(m.group()) - 1), mask_digits(text))
+
+
+def scrub_manifest(value, key: str | None = None):
+    """A manifest with no full identifier: blocking keys (which can be a NIK, KK or name
+    typed in many rows) masked like raw lines, NIK-length digit runs masked everywhere
+    else except in content hashes.
+
+    >>> scrub_manifest({"capped_examples": [{"rule": "nik", "key": "1771010101900001"}],
+    ...                 "sha256": "1234567890123456ab", "note": "1771010101900001"})
+    {'capped_examples': [{'rule': 'nik', 'key': '1771********0001'}], \
+'sha256': '1234567890123456ab', 'note': '1771********0001'}
+    """
+    if isinstance(value, dict):  # file names are keys too (rows out of scope per file)
+        return {scrub_manifest(k): scrub_manifest(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_manifest(v, key) for v in value]
+    if isinstance(value, str) and key == "key":
+        return mask_text(value)
+    if isinstance(value, str) and key not in HASH_KEYS:
+        return _NIK_RUN.sub(lambda m: _mask_run(m.group()), value)
+    return value
 
 
 def check_key(key: str) -> None:

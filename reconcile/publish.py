@@ -6,6 +6,10 @@ dies at any moment leaves the previously published output untouched.
 
 State the next run needs but nobody else may read (the identity state and the secret
 keying it) lives in an owner-only sibling folder, never in the published outputs.
+
+Everything a run writes is owner-only (files 0600, folders 0700): work databases, staging,
+temporary files and outputs hold NIKs and names. Only the public report files can be
+opened to others, and only when the run is told to (`public_reports`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -23,6 +28,37 @@ from reconcile.errors import RunRefused
 
 KEEP_VERSIONS = 3
 STATE_PREFIX = "identity-"
+# Readable by others with public_reports: aggregate or masked, never a name or full NIK.
+PUBLIC_FILES = ("report.html", "report.xlsx", "region_summary.parquet",
+                "discrepancies.parquet")
+PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
+PUBLIC_FILE, TRAVERSE_ONLY = 0o644, 0o711
+DEAD_RUN_PATTERNS = (".tmp-*", ".work-*", ".parts-*")  # what a killed run leaves behind
+
+
+@contextmanager
+def owner_only() -> Iterator[None]:
+    """Files and folders created during a run are owner-only (umask 077): a run killed
+    at any moment leaves nothing others can read. The previous umask comes back after."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@contextmanager
+def private_temp(stage: Path) -> Iterator[Path]:
+    """Temporary files of libraries (openpyxl's worksheets) go to an owner-only folder in
+    the staging folder instead of the shared system temp folder, and go with it."""
+    folder = stage / ".tmp"
+    folder.mkdir(mode=PRIVATE_FOLDER)
+    previous, tempfile.tempdir = tempfile.tempdir, str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def new_run_id() -> str:
@@ -82,9 +118,16 @@ def exclusive(out: Path) -> Iterator[None]:
 
 @contextmanager
 def staging(out: Path, run_id: str) -> Iterator[Path]:
-    """A private folder for this run's files; removed unless published."""
+    """A private folder for this run's files; removed unless published.
+
+    Called with the lock held, so work files found beside it belong to runs that died
+    (kill -9): they hold every NIK and name, and are removed before this run starts.
+    """
     stage = versions_dir(out) / f".tmp-{run_id}"
-    stage.mkdir(parents=True)
+    stage.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    stage.parent.chmod(PRIVATE_FOLDER)
+    _remove_dead_runs(stage.parent)
+    stage.mkdir(mode=PRIVATE_FOLDER)
     try:
         yield stage
     except BaseException:
@@ -93,15 +136,26 @@ def staging(out: Path, run_id: str) -> Iterator[Path]:
         raise
 
 
+def _remove_dead_runs(folder: Path) -> None:
+    """Staging folders, work databases and partition folders of runs that died."""
+    for pattern in DEAD_RUN_PATTERNS:
+        for leftover in folder.glob(pattern):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
 def _remove_if_empty(folder: Path) -> None:
     """A first run that failed leaves nothing behind, not even an empty versions folder."""
     with suppress(OSError):
         folder.rmdir()
 
 
-def publish(stage: Path, out: Path, run_id: str) -> Path:
+def publish(stage: Path, out: Path, run_id: str, public_reports: bool = False) -> Path:
     """Make `stage` the content of `out` in one atomic step; return the version folder."""
     final = versions_dir(out) / run_id
+    set_modes(stage, public_reports)
     os.rename(stage, final)
     _adopt_plain_folder(out)
     link = out.parent / f".{out.name}.link-{run_id}"
@@ -109,6 +163,24 @@ def publish(stage: Path, out: Path, run_id: str) -> Path:
     os.replace(link, out)
     _prune(out, keep=final)
     return final
+
+
+def set_modes(stage: Path, public_reports: bool) -> None:
+    """Owner-only throughout, whatever the umask was; with `public_reports` the public
+    report files become readable by all and their folders traversable (not listable)."""
+    for folder, _dirs, files in os.walk(stage):
+        os.chmod(folder, PRIVATE_FOLDER)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, PRIVATE_FILE)
+    if public_reports:
+        for folder in (stage.parent, stage):
+            folder.chmod(TRAVERSE_ONLY)
+        for name in PUBLIC_FILES:
+            (stage / name).chmod(PUBLIC_FILE)
+    else:
+        stage.parent.chmod(PRIVATE_FOLDER)
 
 
 def _adopt_plain_folder(out: Path) -> None:

@@ -274,3 +274,48 @@ def test_a_new_key_gives_new_tokens_but_keeps_person_ids(run_config, small_data,
     assert not orphan.exists()
     versions = {p.name for p in (out.parent / ".out.versions").iterdir()}
     assert versions == {first["run_id"], second["run_id"]}
+
+
+# --- nothing personal outside the identified outputs ------------------------------------
+
+NIK = "1771014101900001"
+
+
+def test_the_manifest_masks_blocking_keys_and_nik_length_numbers(tmp_path):
+    capped = [{"rule": "nik", "key": NIK, "pairs": 5995},
+              {"rule": "name_dob", "key": "SITI AMINAH:1990-01-01", "pairs": 6000}]
+    facts = {"lineage": {"fingerprint": "1234567890123456789abc"},
+             "match": {"link_blocking": {"capped_examples": capped}},
+             "out_of_scope": {f"kemensos_{NIK}.csv": 1}}
+
+    outputs.write_manifest(tmp_path, "20261201T000000Z-abcdef", {}, facts)
+
+    text = (tmp_path / "manifest.json").read_text()
+    assert NIK not in text and "SITI" not in text and "AMINAH" not in text
+    assert '"key": "1771********0001"' in text and "S*** A*****:1990-01-01" in text
+    assert "1234567890123456789abc" in text  # hashes are not data
+
+
+def test_the_leak_guard_says_where_a_nik_is_never_which(con):
+    from schemas import ContractError, validate_table
+    from schemas.outputs import Discrepancies
+
+    db.run(con, "CREATE TABLE d AS SELECT 'invalid_nik' AS category, 'high' AS severity, "
+                "'kemensos' AS source, 'R1' AS record_id, NULL AS person_id, "
+                "NULL AS id_individu, NULL AS id_keluarga, 'PKH' AS program, "
+                "'17.71' AS kode_wilayah, 'NIK ' || $nik AS evidence, 'a' AS action_id, "
+                "'a' AS action_en, NULL::DOUBLE AS cost", {"nik": NIK})
+    with pytest.raises(ContractError) as error:
+        validate_table(con, "d", Discrepancies)
+    message = str(error.value)
+    assert "column evidence: no_full_nik fails in 1 row(s)" in message
+    assert NIK not in message and error.value.__cause__ is None
+
+
+def test_published_tables_mask_an_id_that_is_a_nik(con):
+    db.run(con, "CREATE TABLE changes AS SELECT 'person_merge' AS change, 'P-' || $nik AS "
+                "person_id, $nik AS record_id, 1 AS n, 'earlier person P-' || $nik AS detail",
+           {"nik": NIK})
+    row = con.execute(outputs.masked_sql(con, "changes")).fetchall()
+    assert row == [("person_merge", "P-1771********0001", "1771********0001", 1,
+                    "earlier person P-1771********0001")]

@@ -21,6 +21,7 @@ from reconcile.config import RunConfig
 from reconcile.errors import InputError
 from reconcile.ingest.headers import ColumnMap, normalise, resolve
 from reconcile.ingest.readers import ROW, Sheet, open_sheets
+from reconcile.privacy import mask_text
 from reconcile.tables import BPS_COLUMNS, KEMENSOS_COLUMNS, STATS_COLUMNS, Table
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
                       "numeric_id_cells": pa.array([numeric or None] * data.num_rows,
                                                    pa.string()),
                       **canonical})
+    # the line as read would put full NIKs and names into quarantine.parquet: keep
+    # only its shape (masked digits, initials) beside the file, row and reason
     rejects = [(r, "unparsable_row", f"row does not parse: {why}", text)
                for r, why, text in sheet.rejects]
     if pc.any(repeated).as_py():
@@ -112,7 +115,7 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
         db.put(con, "__rejects", pa.table({
             "source": [role] * len(rejects), "source_file": [sheet.label] * len(rejects),
             "source_row": [r[0] for r in rejects], "reason_code": [r[1] for r in rejects],
-            "reason": [r[2] for r in rejects], "raw_values": [r[3][:500] for r in rejects]}))
+            "reason": [r[2] for r in rejects], "raw_values": [mask_text(r[3][:500]) for r in rejects]}))
         db.run(con, f"INSERT INTO {REJECTS} BY NAME SELECT * FROM __rejects")
     return data.num_rows + len(sheet.rejects)
 

@@ -104,6 +104,18 @@ def test_rows_that_do_not_parse_are_quarantined_with_their_row_number(ingest, tm
         (3, "unparsable_row"), (5, "repeated_header"), (6, "no_identity")]
 
 
+def test_quarantined_lines_keep_their_shape_but_no_nik_or_name(ingest, tmp_path):
+    path = tmp_path / "kemensos_pkh.csv"
+    path.write_text('NIK,NAMA,NO_KK\n1771014101900001,"SITI AMINAH",1771010101100001,x\n'
+                    "1771010505850002,BUDI SANTOSO,\n")
+
+    con, _ = ingest(path)
+
+    rows = _rows(con, "SELECT source_row, reason_code, reason, raw_values FROM quarantine")
+    assert rows == [(2, "unparsable_row", "row does not parse: expected 3 fields, found 4",
+                     '1771********0001,"S*** A*****",1771********0001,x')]
+
+
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("kemensos_pkh.csv", b"", "is empty"),
     ("kemensos_pkh.docx", b"PK\x03\x04", "unknown file type"),
