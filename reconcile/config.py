@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
 
-from reconcile import db, privacy
+from reconcile import db, privacy, publish
 from reconcile.discrepancies import ReportSettings
 from reconcile.errors import InputError
 from reconcile.match.settings import MatchSettings
@@ -77,6 +77,7 @@ class RunConfig:
         self.match_settings  # noqa: B018 -- refuses unknown or out-of-range settings now
         check_eligibility(self.eligibility)
         db.sql_path(self.out)
+        publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
         if self.pseudonymise:
             privacy.hmac_key()
             if not isinstance(self.k_anonymity, int) or self.k_anonymity < 2:

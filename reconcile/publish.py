@@ -14,9 +14,11 @@ opened to others, and only when the run is told to (`public_reports`).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconcile.errors import RunRefused
+from reconcile.errors import InputError, RunRefused
 
 KEEP_VERSIONS = 3
 STATE_PREFIX = "identity-"
@@ -34,6 +36,8 @@ PUBLIC_FILES = ("report.html", "report.xlsx", "region_summary.parquet",
 PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
 PUBLIC_FILE, TRAVERSE_ONLY = 0o644, 0o711
 DEAD_RUN_PATTERNS = (".tmp-*", ".work-*", ".parts-*")  # what a killed run leaves behind
+MARKER = ".reconcile-output"  # in the versions folder: this tool made the output
+NOT_OURS = ("choose a new or empty folder (nothing was moved or deleted)")
 
 
 @contextmanager
@@ -77,12 +81,55 @@ def state_dir(out: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     with suppress(FileExistsError):
         folder.mkdir(mode=0o700)
-    info = folder.lstat()
-    if folder.is_symlink() or not folder.is_dir() or info.st_uid != os.getuid():
-        raise RunRefused(f"{folder} is not a folder owned by this user; move it away so "
-                         "the identity state can be kept private")
+    own_folder(folder, "the identity state can be kept private")
     folder.chmod(0o700)
     return folder
+
+
+def own_folder(folder: Path, why: str) -> None:
+    """Refuse a folder that is a link or not ours: a planted one would receive our files."""
+    info = folder.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) \
+            or info.st_uid != os.getuid():
+        raise RunRefused(f"{folder} is not a folder owned by this user (a link, or made by "
+                         f"someone else); move it away so {why}")
+
+
+def check_output(out: Path, inputs: tuple[Path, ...]) -> None:
+    """Refuse an output folder that is not ours, or that holds an input, before anything
+    runs: publishing replaces `out` and pruning deletes versions, so `out` must be new,
+    empty, or made by this tool (its versions folder carries MARKER)."""
+    for path in inputs:
+        if _inside(path, out):
+            raise InputError(f"--out {out}: the input {path} is inside the output folder "
+                             f"(or is it); keep inputs outside it, {NOT_OURS}")
+    if not os.path.lexists(out) or _ours(out):
+        return
+    if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+        return
+    raise InputError(f"--out {out}: exists and was not made by reconcile (no {MARKER} in "
+                     f"{versions_dir(out).name}); {NOT_OURS}")
+
+
+def _inside(path: Path, out: Path) -> bool:
+    """Whether `path` is `out`, or lies in it, its versions or its state."""
+    ours = (out, versions_dir(out), out.parent / f".{out.name}.state")
+    candidates = {Path(os.path.abspath(path)), path.resolve()}
+    folders = {Path(os.path.abspath(f)) for f in ours} | {f.resolve() for f in ours}
+    return any(c == f or f in c.parents for c in candidates for f in folders)
+
+
+def _ours(out: Path) -> bool:
+    """`out` is our link into our own versions folder: marked, or (outputs written before
+    markers existed) holding a published manifest."""
+    versions = versions_dir(out)
+    if not out.is_symlink() or not versions.is_dir() or versions.is_symlink():
+        return False
+    target = Path(os.path.normpath(out.parent / os.readlink(out)))
+    if target.parent != Path(os.path.normpath(versions)):
+        return False
+    owned = versions.lstat().st_uid == os.getuid()
+    return owned and ((versions / MARKER).is_file() or (target / "manifest.json").is_file())
 
 
 def state_path(out: Path, run_id: str) -> Path:
@@ -90,12 +137,31 @@ def state_path(out: Path, run_id: str) -> Path:
     return state_dir(out) / f"{STATE_PREFIX}{run_id}.duckdb"
 
 
+def _open_lock(path: Path):
+    """The lock file, opened without following a link; refused unless it is a plain file
+    of ours with one name (a planted link or hard link would have us truncate another
+    file)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise RunRefused(f"{path} is a symbolic link; remove it (a lock is never "
+                         "followed)") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_nlink != 1:
+        os.close(fd)
+        raise RunRefused(f"{path} is not a plain file owned by this user; remove it")
+    return os.fdopen(fd, "r+")
+
+
 @contextmanager
 def exclusive(out: Path) -> Iterator[None]:
     """Hold the output folder's lock for the duration of a run, or refuse at once."""
     out.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out.parent / f".{out.name}.lock"
-    with open(lock_path, "a+") as lock:
+    with _open_lock(lock_path) as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -125,6 +191,7 @@ def staging(out: Path, run_id: str) -> Iterator[Path]:
     """
     stage = versions_dir(out) / f".tmp-{run_id}"
     stage.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    own_folder(stage.parent, "the outputs are not written into it")
     stage.parent.chmod(PRIVATE_FOLDER)
     _remove_dead_runs(stage.parent)
     stage.mkdir(mode=PRIVATE_FOLDER)
@@ -156,8 +223,10 @@ def publish(stage: Path, out: Path, run_id: str, public_reports: bool = False) -
     """Make `stage` the content of `out` in one atomic step; return the version folder."""
     final = versions_dir(out) / run_id
     set_modes(stage, public_reports)
+    _clear_way(out)
     os.rename(stage, final)
-    _adopt_plain_folder(out)
+    (versions_dir(out) / MARKER).write_text("made by reconcile: the folder beside it is its "
+                                            "published output\n")
     link = out.parent / f".{out.name}.link-{run_id}"
     link.symlink_to(os.path.relpath(final, out.parent))
     os.replace(link, out)
@@ -183,10 +252,17 @@ def set_modes(stage: Path, public_reports: bool) -> None:
         stage.parent.chmod(PRIVATE_FOLDER)
 
 
-def _adopt_plain_folder(out: Path) -> None:
-    """An earlier plain folder at `out` becomes a version, so the flip can be atomic."""
+def _clear_way(out: Path) -> None:
+    """An empty folder at `out` (accepted by check_output) is removed so the link can
+    take its place; anything else that is not our link is refused, never moved."""
     if out.is_dir() and not out.is_symlink():
-        os.rename(out, versions_dir(out) / f"adopted-{new_run_id()}")
+        try:
+            out.rmdir()
+        except OSError:
+            raise RunRefused(f"{out} is no longer empty (written to during the run); "
+                             f"{NOT_OURS}") from None
+    elif os.path.lexists(out) and not _ours(out):
+        raise RunRefused(f"{out} was replaced during the run; {NOT_OURS}")
 
 
 def _prune(out: Path, keep: Path) -> None:
@@ -196,6 +272,8 @@ def _prune(out: Path, keep: Path) -> None:
         if old != keep:
             shutil.rmtree(old, ignore_errors=True)
     for leftover in versions_dir(out).glob(".*"):  # killed runs: .tmp-* folders, .work-* files
+        if leftover.name == MARKER:
+            continue
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
         else:

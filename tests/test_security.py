@@ -273,7 +273,7 @@ def test_a_new_key_gives_new_tokens_but_keeps_person_ids(run_config, small_data,
     assert manifest["changes"] == {}                 # and no row looks edited
     assert not orphan.exists()
     versions = {p.name for p in (out.parent / ".out.versions").iterdir()}
-    assert versions == {first["run_id"], second["run_id"]}
+    assert versions == {first["run_id"], second["run_id"], publish.MARKER}
 
 
 # --- nothing personal outside the identified outputs ------------------------------------
