@@ -17,6 +17,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from reconcile.errors import InputError
+from reconcile.ingest.lines import read_records
 
 DELIMITERS = (",", ";", "|", "\t")
 ROW = "__row"
@@ -140,8 +141,30 @@ def _csv(path: Path, options: dict, load: bool) -> Sheet:
                                             strings_can_be_null=False,
                                             quoted_strings_can_be_null=False),
     )
+    if _spans_lines(table, rejects):  # a quote ran over line breaks: maybe unclosed
+        return _csv_by_lines(path, encoding, delimiter, sheet)
     sheet.table = _with_rows(table.rename_columns(headers), skipped={r[0] for r in rejects})
     sheet.rejects = rejects
+    return sheet
+
+
+def _spans_lines(table: pa.Table, rejects: list[tuple[int, str, str]]) -> bool:
+    """Whether a value or a rejected record holds a line break (a quote spanning lines)."""
+    if any("\n" in text or "\r" in text for _, _, text in rejects):
+        return True
+    return any(pc.any(pc.match_substring_regex(table[name], "[\r\n]")).as_py()
+               for name in table.column_names)
+
+
+def _csv_by_lines(path: Path, encoding: str, delimiter: str, sheet: Sheet) -> Sheet:
+    """Read again record by record, so an unclosed quote costs only its own line."""
+    records = read_records(path, encoding, delimiter, len(sheet.headers))
+    columns = list(zip(*records.rows, strict=True)) or [()] * len(sheet.headers)
+    table = pa.table({f"c{i}": pa.array(values, pa.string())
+                      for i, values in enumerate(columns)})
+    sheet.table = table.rename_columns(sheet.headers).append_column(
+        ROW, pa.array(records.numbers, pa.int64()))
+    sheet.rejects = records.rejects
     return sheet
 
 
