@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="make report.html, report.xlsx, region_summary.parquet and "
                           "discrepancies.parquet readable by everyone (default: every "
                           "output is owner-only)")
+    run.add_argument("--retention-days", type=int, metavar="DAYS",
+                     help="delete published versions older than DAYS when a run publishes "
+                          "(at most the newest three are kept in any case)")
     run.add_argument("--partition-by", choices=["province", "none"], default="province",
                      help="match province by province when the data spans several "
                           "(default), or all rows in one matcher (none)")
@@ -119,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
               "eligibility": _json_option("--eligibility", args.eligibility),
               "force": args.force, "partition_by": args.partition_by,
               "workers": args.workers, "k_anonymity": args.k_anonymity,
-              "matching": _matching(args), "public_reports": args.public_reports}
+              "matching": _matching(args), "public_reports": args.public_reports,
+              "retention_days": args.retention_days}
     run_config(**params)  # refuse bad options here, before Prefect starts
     with owner_only():  # Prefect's temporary server and its database too
         result = reconcile_flow(**params, dask_address=args.dask_address)

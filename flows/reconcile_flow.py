@@ -22,7 +22,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    force: bool = False, partition_by: str | None = "province",
                    workers: int | None = None,
                    dask_address: str | None = None, k_anonymity: int = 5,
-                   matching: dict | None = None, public_reports: bool = False) -> dict:
+                   matching: dict | None = None, public_reports: bool = False,
+                   retention_days: int | None = None) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -47,12 +48,14 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         public_reports: make report.html, report.xlsx, region_summary.parquet and
             discrepancies.parquet readable by everyone; otherwise every file is
             owner-only.
+        retention_days: delete published versions older than this many days when a run
+            publishes (besides keeping only the newest three); recorded in the manifest.
     """
     config = run_config(kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
                         pseudonymise=pseudonymise, regions=regions, eligibility=eligibility,
                         force=force, partition_by=partition_by, workers=workers,
                         k_anonymity=k_anonymity, matching=matching,
-                        public_reports=public_reports)
+                        public_reports=public_reports, retention_days=retention_days)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -74,7 +77,7 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                         run = stage_task(run)
         finally:
             run.remove_work_files()
-        publish.publish(stage, config.out, run_id, config.public_reports)
+        run.publish()
     result = run.result()
     publish_artifacts(config.out, result)
     return result
@@ -84,7 +87,7 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                pseudonymise: bool, regions: list[str] | None, eligibility: dict | None,
                force: bool, partition_by: str | None, workers: int | None,
                k_anonymity: int, matching: dict | None = None,
-               public_reports: bool = False) -> RunConfig:
+               public_reports: bool = False, retention_days: int | None = None) -> RunConfig:
     """The flow's parameters as a checked RunConfig (InputError for a bad value), so the
     CLI can refuse bad options before Prefect starts, exactly as the flow would."""
     if isinstance(regions, str):  # one code given where a list was meant
@@ -97,7 +100,7 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                      partition_by=None if partition_by in (None, "none") else partition_by,
                      workers=workers or os.cpu_count() or 1, k_anonymity=k_anonymity,
                      matching={} if matching is None else matching,
-                     public_reports=bool(public_reports))
+                     public_reports=bool(public_reports), retention_days=retention_days)
 
 
 def _task_runner(workers: int, dask_address: str | None):

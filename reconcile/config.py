@@ -52,6 +52,8 @@ class RunConfig:
             reconcile.match.settings.MatchSettings (defaults and why).
         public_reports: make the public report files (publish.PUBLIC_FILES) readable by
             everyone; by default every file a run writes is owner-only.
+        retention_days: published versions older than this are deleted when a run
+            publishes (None: only the count, publish.KEEP_VERSIONS, limits them).
     """
 
     kemensos: tuple[Path, ...]
@@ -70,6 +72,7 @@ class RunConfig:
     k_anonymity: int = 5
     matching: dict = field(default_factory=dict)
     public_reports: bool = False
+    retention_days: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse bad options before anything runs; normalise region codes."""
@@ -77,6 +80,7 @@ class RunConfig:
         self.match_settings  # noqa: B018 -- refuses unknown or out-of-range settings now
         check_eligibility(self.eligibility)
         db.sql_path(self.out)
+        check_retention(self.retention_days)
         publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
         if self.pseudonymise:
             privacy.hmac_key()
@@ -107,6 +111,13 @@ def region_code(value: object) -> str:
         return ".".join(text[a:b] for a, b in ((0, 2), (2, 4), (4, 6), (6, 10)) if a < len(text))
     raise InputError(f"--region: {value!r:.60} is not a region code; use a province (17), "
                      "regency (17.01), district (17.01.02) or village (17.01.02.2001) code")
+
+
+def check_retention(days: object) -> None:
+    """None, or a whole number of days of at least 1."""
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        raise InputError(f"--retention-days must be a whole number of days of at least 1, "
+                         f"not {days!r:.60}")
 
 
 def check_eligibility(params: object) -> None:

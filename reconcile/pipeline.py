@@ -73,6 +73,12 @@ class Run:
             self.timings[stage] = round(time.perf_counter() - started, 3)
             log.info("stage %s done in %.1f s", stage, self.timings[stage])
 
+    def publish(self) -> Path:
+        """Publish the staged outputs, pruning the versions the manifest names."""
+        return publish.publish(self.stage_dir, self.config.out, self.run_id,
+                               self.config.public_reports,
+                               self.facts["retention"]["pruned_versions"])
+
     def remove_work_files(self) -> None:
         """The work database (every NIK and name of the inputs) with its write-ahead log
         and spill folder, and the partition databases: gone when the run ends."""
@@ -180,6 +186,9 @@ def write_outputs(run: Run) -> dict:
         summary = outputs.write_all(con, run.stage_dir, run.config, run.run_id, run.facts)
         identity.save_state(con, run.config.out, run.run_id)  # owner-only, not published
     run.facts["summary"] = summary
+    run.facts["retention"] = {  # what publishing this run deletes, for the auditors
+        "keep_versions": publish.KEEP_VERSIONS, "retention_days": run.config.retention_days,
+        "pruned_versions": publish.to_prune(run.config.out, run.config.retention_days)}
     outputs.write_manifest(run.stage_dir, run.run_id, run.timings, run.facts)
     return summary
 
@@ -226,5 +235,5 @@ def run_pipeline(config: RunConfig) -> dict:
                     stage_fn(run)
         finally:
             run.remove_work_files()
-        publish.publish(stage, config.out, run_id, config.public_reports)
+        run.publish()
     return run.result()

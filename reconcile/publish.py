@@ -17,13 +17,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import shutil
 import stat
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconcile.errors import InputError, RunRefused
@@ -219,8 +220,33 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def publish(stage: Path, out: Path, run_id: str, public_reports: bool = False) -> Path:
-    """Make `stage` the content of `out` in one atomic step; return the version folder."""
+def to_prune(out: Path, retention_days: int | None = None) -> list[str]:
+    """The published versions the next publication deletes: all but the newest
+    KEEP_VERSIONS - 1 (the new one is the last kept) and, with `retention_days`, every
+    one older (UU PDP: personal data goes when its retention period ends)."""
+    folder = versions_dir(out)
+    names = sorted(p.name for p in folder.iterdir()
+                   if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+    old = set(names[:max(0, len(names) - (KEEP_VERSIONS - 1))])
+    if retention_days:
+        cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+        old |= {name for name in names if _started(name) < cutoff}
+    return sorted(old)
+
+
+def _started(name: str) -> datetime:
+    """When a version's run started, from its id (a folder without one counts as old)."""
+    found = re.search(r"[0-9]{8}T[0-9]{6}Z", name)
+    if not found:
+        return datetime.min.replace(tzinfo=UTC)
+    return datetime.strptime(found.group(), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def publish(stage: Path, out: Path, run_id: str, public_reports: bool = False,
+            pruned: list[str] | None = None) -> Path:
+    """Make `stage` the content of `out` in one atomic step; return the version folder.
+    Then delete the versions `pruned` (to_prune's, as the manifest records them)."""
+    pruned = to_prune(out) if pruned is None else pruned
     final = versions_dir(out) / run_id
     set_modes(stage, public_reports)
     _clear_way(out)
@@ -230,7 +256,7 @@ def publish(stage: Path, out: Path, run_id: str, public_reports: bool = False) -
     link = out.parent / f".{out.name}.link-{run_id}"
     link.symlink_to(os.path.relpath(final, out.parent))
     os.replace(link, out)
-    _prune(out, keep=final)
+    _prune(out, final, pruned)
     return final
 
 
@@ -265,12 +291,11 @@ def _clear_way(out: Path) -> None:
         raise RunRefused(f"{out} was replaced during the run; {NOT_OURS}")
 
 
-def _prune(out: Path, keep: Path) -> None:
-    """Delete old versions and leftovers of killed runs, keeping the newest few."""
-    versions = sorted(p for p in versions_dir(out).iterdir() if not p.name.startswith("."))
-    for old in versions[:-KEEP_VERSIONS]:
-        if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
+def _prune(out: Path, keep: Path, pruned: list[str]) -> None:
+    """Delete the pruned versions and leftovers of killed runs."""
+    for name in pruned:
+        if name != keep.name:
+            shutil.rmtree(versions_dir(out) / name, ignore_errors=True)
     for leftover in versions_dir(out).glob(".*"):  # killed runs: .tmp-* folders, .work-* files
         if leftover.name == MARKER:
             continue

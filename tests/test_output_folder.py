@@ -4,6 +4,7 @@ refused, never followed."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -104,3 +105,29 @@ def test_an_output_of_an_earlier_release_is_still_ours(run_config, small_data, t
 
     assert second["run_id"] != first["run_id"]
     assert (publish.versions_dir(out) / publish.MARKER).is_file()
+
+
+def test_versions_past_their_retention_are_deleted_and_listed_in_the_manifest(
+        run_config, small_data, tmp_path):
+    out = tmp_path / "out"
+    first = run_pipeline(run_config(small_data, out))
+    versions = publish.versions_dir(out)
+    old = versions / "20200101T000000Z-0ld000"  # as if published years ago
+    old.mkdir()
+    state = publish.state_path(out, old.name)
+    state.write_bytes(b"")
+
+    second = run_pipeline(run_config(small_data, out, force=True, retention_days=30))
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["retention"] == {"keep_versions": publish.KEEP_VERSIONS,
+                                     "retention_days": 30, "pruned_versions": [old.name]}
+    assert not old.exists() and not state.exists()
+    assert {p.name for p in versions.iterdir() if p.is_dir()} == {first["run_id"],
+                                                                  second["run_id"]}
+
+
+@pytest.mark.parametrize("days", [0, -1, 1.5, True, "30"])
+def test_a_bad_retention_is_refused(run_config, small_data, tmp_path, days):
+    with pytest.raises(InputError, match="--retention-days"):
+        run_config(small_data, tmp_path / "out", retention_days=days)
