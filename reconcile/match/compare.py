@@ -116,12 +116,6 @@ COMPARISONS = (
         # region digit away and an address in another kecamatan (1M bench: 318 such
         # links, all of people not in the register, none right).
         ("typo in region or date", _NIK_TYPO),
-        # One typo in the serial with a similar name: twins have other names, and a
-        # namesake born the same day in the same district is rare (its weight is measured).
-        ("typo in serial", "left(nik_l, 12) = left(nik_r, 12)"
-                           " AND (hamming(nik_serial_l, nik_serial_r) = 1"
-                           " OR damerau_levenshtein(nik_serial_l, nik_serial_r) = 1)"
-                           f" AND (name_sim >= 0.9 OR {_ABBREVIATES})"),
         # Same district and birth day, another serial: a twin or a neighbour, so no
         # evidence of identity (neutral), though nearly never seen between strangers.
         ("same region and date, other serial", "left(nik_l, 12) = left(nik_r, 12)"),
