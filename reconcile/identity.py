@@ -172,4 +172,5 @@ def enrolments_sql() -> str:
 def _field_hash(field: str) -> str:
     """Keyed hash of one tracked field, prefixed by the field's name so that equal values
     in different fields do not share a hash."""
-    return privacy.hmac_sql(f"'{field}:' || coalesce({field}::VARCHAR, '')", FINGERPRINT_KEY)
+    return privacy.keyed_hash_sql(f"'{field}:' || coalesce({field}::VARCHAR, '')",
+                                  FINGERPRINT_KEY)
