@@ -2,11 +2,13 @@
 README says it is, and owner-only there.
 
 Every file left under the output's parent folder (outputs, versions, state, lock),
-Prefect's home and the temporary folders (the runs' private TMPDIR and new entries in
-the system one) is searched for the inputs' NIKs, KK numbers and names: as bytes, as
-Parquet and DuckDB values and as the members of zip files. The inputs are made harder
-than the generator's: one program's export uses the NIK as its id column, one NIK is
-typed in 110 rows (a capped blocking key), and one line does not parse.
+Prefect's home and the runs' private TMPDIR is searched for the inputs' NIKs, KK numbers
+and names: as bytes, as Parquet and DuckDB values and as the members of zip files. New
+entries in the shared system temp folder (other processes write there too, some with
+generated data of their own) are searched, as bytes, for a random word added to every
+input name, which no other data holds. The inputs are made harder than the generator's: one program's
+export uses the NIK as its id column, one NIK is typed in 110 rows (a capped blocking
+key), and one line does not parse.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from __future__ import annotations
 import csv
 import os
 import re
+import secrets
 import signal
+import string
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -30,6 +35,8 @@ pytestmark = [pytest.mark.flow, pytest.mark.slow]
 PROJECT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 240
 PLANTED_ROWS = 110
+SYSTEM_TEMP = Path(tempfile.gettempdir())
+SHARED_MAX_BYTES = 64 << 20  # other processes' big files there are not ours to read
 # Identified by design (README "Personal data"): the analysts' identified table, the
 # restricted copy and the identity state. Paths relative to the output's parent.
 IDENTIFIED = (r"\.out\.versions/[^/.][^/]*/(reconciled\.parquet|restricted)/.*",
@@ -40,26 +47,43 @@ DEAD_RUN = r"\.out\.versions/\.(tmp|work|parts)-[^/]+(/.*)?"
 
 # --- inputs ---------------------------------------------------------------------------
 
-def _hard_inputs(data: Path, inbox: Path) -> None:
-    """The generated inputs, with the NIK as PKH's id, a NIK in 110 rows, a broken line."""
+def _hard_inputs(data: Path, inbox: Path) -> str:
+    """The generated inputs, with the NIK as PKH's id, a NIK in 110 rows, a broken line,
+    and a random word added to every name; return that word."""
     inbox.mkdir()
-    for path in data.glob("*"):
-        if path.suffix in (".csv", ".parquet") and not path.name.startswith("truth"):
-            (inbox / path.name).write_bytes(path.read_bytes())
-    pkh = inbox / "kemensos_pkh.csv"
-    with pkh.open(newline="") as handle:
+    word = "".join(secrets.choice(string.ascii_uppercase) for _ in range(12))
+    duckdb.sql("SELECT * REPLACE (nama || ' ' || $w AS nama) FROM read_parquet($p)",
+               params={"w": word, "p": str(data / "bps_register.parquet")}
+               ).write_parquet(str(inbox / "bps_register.parquet"))
+    (inbox / "bps_poverty_stats.csv").write_bytes((data / "bps_poverty_stats.csv").read_bytes())
+    for path in data.glob("kemensos_*.csv"):
+        _rewrite(path, inbox / path.name, word)
+    return word
+
+
+def _rewrite(source: Path, target: Path, word: str) -> None:
+    """One Kemensos export with `word` in every name; PKH's also made harder."""
+    with source.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["nama"] = f"{row['nama']} {word}" if row["nama"] else row["nama"]
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(_harder(rows) if "pkh" in target.name else rows)
+        if "pkh" in target.name:  # a line with one field too many
+            handle.write(",".join(f'"{v}"' for v in rows[1].values()) + ',"EXTRA"\n')
+
+
+def _harder(rows: list[dict]) -> list[dict]:
+    """The NIK as the id column where it is unique, and one NIK typed in 110 rows."""
     niks = [r["nik"] for r in rows]
     for row in rows:
         if re.fullmatch("[0-9]{16}", row["nik"]) and niks.count(row["nik"]) == 1:
             row["id_penerima"] = row["nik"]
     for row in rows[-PLANTED_ROWS:]:
         row["nik"] = rows[0]["nik"]
-    with pkh.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
-        writer.writeheader()
-        writer.writerows(rows)
-        handle.write(",".join(f'"{v}"' for v in rows[1].values()) + ',"EXTRA"\n')
+    return rows
 
 
 def _broken_register(inbox: Path, target: Path) -> Path:
@@ -171,24 +195,33 @@ def _found(text: str, numbers: set[str], names: set[str]) -> set[str]:
     return (digits & numbers) | (grams & names)
 
 
-def _holders(roots: list[Path], numbers: set[str], names: set[str]) -> dict[Path, set]:
-    """Every file under `roots` that holds personal data, with a few of the values."""
-    holders = {}
+def _files(roots: list[Path]) -> list[Path]:
+    """Every regular file under `roots` (files among them included), links not followed."""
+    found = []
     for root in roots:
         walk = os.walk(root) if root.is_dir() else [(root.parent, [], [root.name])]
         for folder, _dirs, files in walk:
-            for name in files:
-                path = Path(folder) / name
-                if path.is_symlink() or not path.is_file():
-                    continue
-                try:
-                    text = _texts(path)
-                except OSError:  # gone meanwhile, or another user's (system temp)
-                    continue
-                found = {"<unreadable database>"} if text is None else _found(
-                    text, numbers, names)
-                if found:
-                    holders[path] = set(sorted(found)[:3])
+            paths = (Path(folder) / name for name in files)
+            found += [p for p in paths if not p.is_symlink() and p.is_file()]
+    return found
+
+
+def _holds_word(path: Path, word: str) -> bool:
+    """Whether a file of the shared temp folder holds `word` (its bytes, as written)."""
+    try:
+        return path.stat().st_size < SHARED_MAX_BYTES and word.encode() in path.read_bytes()
+    except OSError:  # gone meanwhile, or not ours to read
+        return False
+
+
+def _holders(roots: list[Path], numbers: set[str], names: set[str]) -> dict[Path, set]:
+    """Every file under `roots` that holds personal data, with a few of the values."""
+    holders = {}
+    for path in _files(roots):
+        text = _texts(path)
+        found = {"<unreadable database>"} if text is None else _found(text, numbers, names)
+        if found:
+            holders[path] = set(sorted(found)[:3])
     return holders
 
 
@@ -198,10 +231,26 @@ def _owner_only(path: Path, top: Path) -> bool:
                for p in (path, *path.parents) if top in p.parents)
 
 
-def _check(work: Path, others: list[Path], numbers: set[str], names: set[str],
-           allowed: tuple[str, ...]) -> dict[str, set]:
+@dataclass
+class Search:
+    """What to look for, and where besides the output's parent folder."""
+
+    numbers: set[str]
+    names: set[str]
+    word: str                 # in every input name
+    private: list[Path]       # Prefect's home and the runs' TMPDIR
+    system_before: set[str]   # the system temp folder's entries before the runs
+
+    def shared(self) -> list[Path]:
+        """New entries of the system temp folder (any process's)."""
+        return [SYSTEM_TEMP / n for n in set(os.listdir(SYSTEM_TEMP)) - self.system_before]
+
+
+def _check(work: Path, search: Search, allowed: tuple[str, ...]) -> dict[str, set]:
     """Assert personal data only in `allowed` places, all owner-only; return what held it."""
-    holders = _holders([work, *others], numbers, names)
+    holders = _holders([work, *search.private], search.numbers, search.names)
+    shared = [str(p) for p in _files(search.shared()) if _holds_word(p, search.word)]
+    assert not shared, shared
     outside = {str(p): v for p, v in holders.items() if work not in p.parents}
     assert not outside, outside
     where = {p.relative_to(work).as_posix(): v for p, v in holders.items()}
@@ -213,40 +262,34 @@ def _check(work: Path, others: list[Path], numbers: set[str], names: set[str],
     return where
 
 
-def _new_entries(before: set[str]) -> list[Path]:
-    system = Path(tempfile.gettempdir())
-    return [system / n for n in set(os.listdir(system)) - before]
-
-
 def test_personal_data_stays_in_the_identified_outputs(small_data, tmp_path):
     inbox, work, root = tmp_path / "inbox", tmp_path / "work", tmp_path / "env"
     (root / "tmp").mkdir(parents=True)
-    _hard_inputs(small_data, inbox)
+    before = set(os.listdir(SYSTEM_TEMP))
+    word = _hard_inputs(small_data, inbox)
     numbers, names = _personal(inbox)
     assert len(numbers) > 1000 and len(names) > 1000
+    search = Search(numbers, names, word, [root], before)
     out, versions = work / "out", work / ".out.versions"
-    system_before = set(os.listdir(tempfile.gettempdir()))
-    places = [root, *_new_entries(system_before)]
 
     normal = _run(_command(inbox, out), root)
     assert normal.returncode == 0, normal.stderr[-2000:]
-    after_normal = _check(work, places, numbers, names, IDENTIFIED)
+    after_normal = _check(work, search, IDENTIFIED)
     assert any(p.endswith(".duckdb") for p in after_normal)  # the identity state
     manifest = (out / "manifest.json").read_text()
     assert re.search(r'"key": "[0-9]{4}\*{8}[0-9]{4}"', manifest)  # the planted NIK, masked
     assert all(_owner_only(p, work) for p in versions.rglob("*"))  # every output
 
     _killed_run(_command(inbox, out, "--force"), root, versions)
-    places = [root, *_new_entries(system_before)]
-    after_kill = _check(work, places, numbers, names, (*IDENTIFIED, DEAD_RUN))
+    after_kill = _check(work, search, (*IDENTIFIED, DEAD_RUN))
     assert any(re.fullmatch(DEAD_RUN, p) for p in after_kill)  # the killed run's work db
 
     broken = _broken_register(inbox, tmp_path / "broken")
     failed = _run(_command(broken, out, "--force"), root)
     assert failed.returncode != 0 and "clean_bps breaks its contract" in failed.stderr
-    assert not _found(failed.stdout + failed.stderr, numbers, names)
-    places = [root, *_new_entries(system_before)]
-    after_fail = _check(work, places, numbers, names, IDENTIFIED)
+    assert not _found(failed.stdout + failed.stderr, numbers, names) and word not in (
+        failed.stdout + failed.stderr)
+    after_fail = _check(work, search, IDENTIFIED)
     assert not any(re.fullmatch(DEAD_RUN, p) for p in after_fail)  # removed at the start
     print("\nfootprint:", {"normal": sorted(after_normal), "killed": sorted(after_kill),
                            "failed": sorted(after_fail)})
