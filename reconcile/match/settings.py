@@ -20,7 +20,7 @@ class MatchSettings:
         review_threshold: a row whose best candidate is below `link_threshold` but at
             this probability or more (more likely the person than not) is a possible
             match for review, not a person missing from the register (Fellegi-Sunter's
-            clerical region). On the independent 200k data 95% of such rows were in the
+            clerical region). On the independent 200k data 96% of such rows were in the
             register (README_MATCHING, calibration).
         dedupe_threshold: smallest match probability at which two Kemensos rows are the
             same person (only used for rows the register did not already join). Its
