@@ -16,7 +16,7 @@ $(shell mkdir -p $(PREFECT_HOME))  # Prefect does not create its home's parent f
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install browser run sample test lint bench evaluate serve stop clean
+.PHONY: help install browser run sample check test lint bench evaluate serve stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,11 @@ sample: install  ## generate sample data (PEOPLE=20000) into data/sample
 run: sample  ## set up, generate sample data, run the whole flow, print where the outputs are
 	$(BIN)/reconcile run --kemensos $(SAMPLE)/kemensos_*.csv --bps $(SAMPLE)/bps_register.parquet \
 	  --stats $(SAMPLE)/bps_poverty_stats.csv --out $(OUT)
+
+check: install  ## the fast loop (about a minute): contracts, lint, tests without flows or browser
+	$(BIN)/lint-imports
+	$(BIN)/ruff check --quiet .
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not flow and not slow and not browser"
 
 test: install browser  ## architecture contract, lint, then the test suite
 	$(BIN)/lint-imports
