@@ -57,17 +57,13 @@ def independent(source: Path, folder: Path) -> Path:
         shutil.copy(source / name, folder / name)
     con = duckdb.connect()
     try:
-        con.execute(f"COPY ({TRUTH_SQL}) TO '{_quoted(folder / 'truth_kemensos.parquet')}'",
+        con.execute(f"COPY ({TRUTH_SQL}) TO $target",
                     {"truth": str(source / "truth.parquet"),
-                     "register": str(source / "bps_register.parquet")})
+                     "register": str(source / "bps_register.parquet"),
+                     "target": str(folder / "truth_kemensos.parquet")})
     finally:
         con.close()
     return folder
-
-
-def _quoted(path: Path) -> str:
-    """A path inside a SQL string literal (COPY takes no parameter for its target)."""
-    return str(path).replace("'", "''")
 
 
 def _prepare(folder: Path, label: str, profile: ErrorProfile | None, people: int,

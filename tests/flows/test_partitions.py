@@ -100,9 +100,9 @@ def test_one_province_with_stray_rows_is_not_split(small_data, run_config, tmp_p
                 {"p": str(lists[0])})
     con.execute("UPDATE k SET kode_wilayah = CASE WHEN rowid % 2 = 0 THEN '18.01.01.2001' "
                 "ELSE '' END WHERE rowid < 20")
-    con.execute(f"COPY k TO '{lists[0]}' (HEADER)")
+    con.execute("COPY k TO $out (HEADER)", {"out": str(lists[0])})
     result = run_pipeline(run_config(data, tmp_path / "out"))
     assert not {"split", "match_partitions"} & set(result["timings"])
-    reasons = duckdb.sql(f"SELECT DISTINCT no_match_reason FROM read_parquet("
-                         f"'{tmp_path}/out/reconciled.parquet/**/*.parquet')").fetchall()
+    reasons = con.execute("SELECT DISTINCT no_match_reason FROM read_parquet($p)", {
+        "p": str(tmp_path / "out" / "reconciled.parquet" / "**" / "*.parquet")}).fetchall()
     assert ("no region and no valid NIK",) not in reasons

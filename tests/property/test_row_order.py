@@ -25,11 +25,11 @@ def _shuffled_copy(data: Path, target: Path, seed: int) -> Path:
     try:
         for csv in data.glob("kemensos_*.csv"):
             con.execute("COPY (SELECT * FROM read_csv($src, all_varchar = true) "
-                        "ORDER BY hash(id_penerima, $seed)) TO '" + str(target / csv.name) +
-                        "' (HEADER)", {"src": str(csv), "seed": seed})
+                        "ORDER BY hash(id_penerima, $seed)) TO $out (HEADER)",
+                        {"src": str(csv), "seed": seed, "out": str(target / csv.name)})
         con.execute("COPY (SELECT * FROM read_parquet($src) ORDER BY hash(id_individu, $seed)) "
-                    "TO '" + str(target / "bps_register.parquet") + "'",
-                    {"src": str(data / "bps_register.parquet"), "seed": seed})
+                    "TO $out", {"src": str(data / "bps_register.parquet"), "seed": seed,
+                                "out": str(target / "bps_register.parquet")})
     finally:
         con.close()
     (target / "bps_poverty_stats.csv").write_bytes((data / "bps_poverty_stats.csv").read_bytes())
