@@ -47,8 +47,8 @@ def _predictions(run: Path) -> pd.DataFrame:
     con = duckdb.connect()
     try:
         glob = str(run / "reconciled.parquet" / "**" / "*.parquet")
-        return con.sql(f"SELECT id_penerima, person_id, id_individu FROM read_parquet("
-                       f"'{glob}', hive_partitioning = false)").df()
+        return con.execute("SELECT id_penerima, person_id, id_individu FROM read_parquet("
+                           "$glob, hive_partitioning = false)", {"glob": glob}).df()
     finally:
         con.close()
 
