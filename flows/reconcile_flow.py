@@ -10,9 +10,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import tasks
 from flows.artifacts import publish_artifacts
-from reconcile import partition, publish
+from reconcile import partition
 from reconcile.config import RunConfig
-from reconcile.pipeline import Run, partitioned, run_log
+from reconcile.pipeline import Run, open_run, partitioned
 
 
 @flow(name="reconcile", log_prints=False)
@@ -63,21 +63,13 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         logger.info("inputs unchanged since run %s: outputs in %s are current",
                     previous["run_id"], out)
         return previous
-    run_id = publish.new_run_id()
-    logger.info("run %s: %d Kemensos file(s) -> %s", run_id, len(kemensos), out)
-    with (publish.owner_only(), publish.exclusive(config.out),
-          publish.staging(config.out, run_id) as stage):
-        run = Run(config, run_id, stage, facts={"lineage": lineage})
-        try:
-            with run_log(stage), publish.private_temp(stage):
-                for stage_task in tasks.STAGES:
-                    if stage_task.name == "match" and partitioned(run):
-                        run = _match_by_province(run, dask_address)
-                    else:
-                        run = stage_task(run)
-        finally:
-            run.remove_work_files()
-        run.publish()
+    with open_run(config, lineage) as run:
+        logger.info("run %s: %d Kemensos file(s) -> %s", run.run_id, len(kemensos), out)
+        for stage_task in tasks.STAGES:
+            if stage_task.name == "match" and partitioned(run):
+                run.take(_match_by_province(run, dask_address))
+            else:
+                run.take(stage_task(run))
     result = run.result()
     publish_artifacts(config.out, result)
     return result

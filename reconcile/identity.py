@@ -12,8 +12,9 @@ never published: each run writes `identity-<run_id>.duckdb` (0600) into the owne
 state folder before it publishes, and the next run reads the state of the run named in
 the published manifest. A killed run's state is therefore never read (and is pruned),
 so the state still changes atomically with the outputs it describes. Fingerprints are
-HMAC-SHA256 under the installation secret kept beside the state (privacy.py), so they
-cannot be reversed by hashing a dictionary of NIKs or names.
+keyed SHA-256 under the installation secret kept beside the state
+(privacy.keyed_hash_sql), so they cannot be reversed by hashing a dictionary of NIKs or
+names.
 """
 
 from __future__ import annotations

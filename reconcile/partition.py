@@ -11,8 +11,7 @@ provinces one after another or all at once gives the same answer.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -22,7 +21,6 @@ from reconcile.match import match
 from reconcile.match.settings import MatchSettings
 from reconcile.tables import Table
 
-log = logging.getLogger(__name__)
 UNPLACED = "00"
 # One DuckDB thread per province: parallelism comes from running provinces at once, and a
 # province's floating-point sums then add up in the same order wherever it runs, so the
@@ -36,19 +34,30 @@ PART = """coalesce(left(kode_wilayah, 2),
 # with no usable code at all (stray rows), are matched in the main partition, the one
 # with the most register people, so a few strays neither split a one-province run nor
 # go unmatched; the cross-province NIK pass then finds the movers among them.
-_REGISTER_PARTS = f"(SELECT DISTINCT {PART} FROM {Table.CLEAN_BPS} WHERE {PART} <> '{UNPLACED}')"
-_MAIN = (f"(SELECT {PART} FROM {Table.CLEAN_BPS} WHERE {PART} <> '{UNPLACED}'"
-         " GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1)")
-ASSIGNED = f"CASE WHEN {PART} IN {_REGISTER_PARTS} THEN {PART} ELSE {_MAIN} END"
+PARTS_SQL = f"""
+SELECT {PART} AS part, count(*) AS people FROM {Table.CLEAN_BPS}
+WHERE {PART} <> '{UNPLACED}' GROUP BY ALL ORDER BY part
+"""
+ASSIGNED = f"CASE WHEN list_contains($parts, {PART}) THEN {PART} ELSE $main END"
 
 
 def provinces(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The partitions: provinces with register people, in code order."""
-    rows = db.df(con, f"SELECT * FROM {_REGISTER_PARTS} AS p(part) ORDER BY 1")
-    return list(rows["part"])
+    return list(db.df(con, PARTS_SQL)["part"])
 
 
-def export(con: duckdb.DuckDBPyConnection, folder: Path, part: str) -> Path:
+def export_all(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
+    """Write each partition's clean rows, strays with the main one, into its own work
+    database; the partitions and the main one are found once, then bound."""
+    parts = db.df(con, PARTS_SQL)
+    main = parts.sort_values(["people", "part"], ascending=[False, True])["part"].iloc[0] \
+        if len(parts) else None
+    assignment = {"parts": list(parts["part"]), "main": main}
+    return [_export(con, folder, part, assignment) for part in assignment["parts"]]
+
+
+def _export(con: duckdb.DuckDBPyConnection, folder: Path, part: str,
+            assignment: dict) -> Path:
     """Write one province's clean rows into its own work database."""
     path = folder / f"part-{part}.duckdb"
     path.unlink(missing_ok=True)
@@ -56,7 +65,7 @@ def export(con: duckdb.DuckDBPyConnection, folder: Path, part: str) -> Path:
     try:
         for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
             db.run(con, f"CREATE TABLE part_db.{table} AS SELECT * FROM {table} "
-                        f"WHERE {ASSIGNED} = $part ORDER BY rid", {"part": part})
+                        f"WHERE {ASSIGNED} = $part ORDER BY rid", {"part": part, **assignment})
     finally:
         db.run(con, "DETACH DATABASE part_db")
     return path
@@ -137,16 +146,3 @@ def _empty(table: str) -> str:
     return ("SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS id_individu, "
             "NULL::DOUBLE AS match_probability, NULL::VARCHAR AS match_type, "
             "NULL::VARCHAR AS no_match_reason LIMIT 0")
-
-
-def match_by_province(con: duckdb.DuckDBPyConnection, folder: Path,
-                      run_all: Callable[[list[Path]], list[dict]]) -> dict:
-    """Split by province, match each with `run_all` (sequential, threads or Dask), combine."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [export(con, folder, part) for part in provinces(con)]
-    log.info("matching %d province partition(s)", len(paths))
-    per_partition = run_all(paths)
-    stats = combine(con, paths)
-    for path in paths:
-        path.unlink(missing_ok=True)
-    return {**stats, "per_partition": per_partition}

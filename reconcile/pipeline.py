@@ -73,6 +73,12 @@ class Run:
             self.timings[stage] = round(time.perf_counter() - started, 3)
             log.info("stage %s done in %.1f s", stage, self.timings[stage])
 
+    def take(self, other: Run) -> None:
+        """Keep what a stage measured on a copy of this run (a task run elsewhere)."""
+        if other is not self:
+            self.timings.update(other.timings)
+            self.facts.update(other.facts)
+
     def publish(self) -> Path:
         """Publish the staged outputs, pruning the versions the manifest names."""
         return publish.publish(self.stage_dir, self.config.out, self.run_id,
@@ -133,7 +139,7 @@ def link(run: Run) -> None:
 def split_partitions(run: Run) -> list[Path]:
     """Write each province's clean rows into its own database (partitioned runs)."""
     with run.connect("split") as con:
-        return [partition.export(con, run.parts_dir, part) for part in partition.provinces(con)]
+        return partition.export_all(con, run.parts_dir)
 
 
 def match_partitions_here(run: Run, paths: list[Path]) -> list[dict]:
@@ -225,15 +231,24 @@ def run_pipeline(config: RunConfig) -> dict:
     if previous:
         log.info("inputs unchanged since run %s; nothing to do", previous["run_id"])
         return previous
+    with open_run(config, lineage) as run:
+        for stage_fn in STAGES:
+            stage_fn(run)
+    return run.result()
+
+
+@contextmanager
+def open_run(config: RunConfig, lineage: dict) -> Iterator[Run]:
+    """One run's frame, for this module and the Prefect flow alike: owner-only files, the
+    output folder's lock, a staging folder, the run log and private temp files; the work
+    files removed whatever happens, and the outputs published only if the body succeeds."""
     run_id = publish.new_run_id()
     with (publish.owner_only(), publish.exclusive(config.out),
           publish.staging(config.out, run_id) as stage):
         run = Run(config, run_id, stage, facts={"lineage": lineage})
         try:
             with run_log(stage), publish.private_temp(stage):
-                for stage_fn in STAGES:
-                    stage_fn(run)
+                yield run
         finally:
             run.remove_work_files()
         run.publish()
-    return run.result()

@@ -7,9 +7,9 @@ small, so an unkeyed hash could be reversed by trying every NIK).
 
 HMAC-SHA256 is computed in DuckDB SQL, set-based: HMAC(K, m) = sha256((K xor opad) ||
 sha256((K xor ipad) || m)). The two padded keys are derived here and bound as BLOB
-session variables, so no key ever appears in SQL text or logs. The same implementation
-keys the analysts' tokens (the officer's key) and the identity state's fingerprints (the
-installation secret).
+session variables, so no key ever appears in SQL text or logs. The analysts' tokens are
+HMACs under the officer's key; the identity state's fingerprints use the same bound key
+material, the installation secret, in one pass (keyed_hash_sql).
 """
 
 from __future__ import annotations

@@ -76,14 +76,19 @@ def versions_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.versions"
 
 
+def state_folder(out: Path) -> Path:
+    """Where the identity state of `out`'s versions lives (see state_dir)."""
+    return out.parent / f".{out.name}.state"
+
+
 def state_dir(out: Path) -> Path:
-    """Owner-only (0700) sibling folder holding the identity state of `out`'s versions."""
-    folder = out.parent / f".{out.name}.state"
+    """The owner-only (0700) state folder of `out`, created if needed and checked ours."""
+    folder = state_folder(out)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with suppress(FileExistsError):
-        folder.mkdir(mode=0o700)
+        folder.mkdir(mode=PRIVATE_FOLDER)
     own_folder(folder, "the identity state can be kept private")
-    folder.chmod(0o700)
+    folder.chmod(PRIVATE_FOLDER)
     return folder
 
 
@@ -114,7 +119,7 @@ def check_output(out: Path, inputs: tuple[Path, ...]) -> None:
 
 def _inside(path: Path, out: Path) -> bool:
     """Whether `path` is `out`, or lies in it, its versions or its state."""
-    ours = (out, versions_dir(out), out.parent / f".{out.name}.state")
+    ours = (out, versions_dir(out), state_folder(out))
     candidates = {Path(os.path.abspath(path)), path.resolve()}
     folders = {Path(os.path.abspath(f)) for f in ours} | {f.resolve() for f in ours}
     return any(c == f or f in c.parents for c in candidates for f in folders)
@@ -296,13 +301,7 @@ def _prune(out: Path, keep: Path, pruned: list[str]) -> None:
     for name in pruned:
         if name != keep.name:
             shutil.rmtree(versions_dir(out) / name, ignore_errors=True)
-    for leftover in versions_dir(out).glob(".*"):  # killed runs: .tmp-* folders, .work-* files
-        if leftover.name == MARKER:
-            continue
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
+    _remove_dead_runs(versions_dir(out))
     for link in out.parent.glob(f".{out.name}.link-*"):
         link.unlink(missing_ok=True)
     _prune_state(out, {p.name for p in versions_dir(out).iterdir()})

@@ -49,6 +49,12 @@ RULES = (
     BlockingRule("name_dob", "s.name_sorted || ':' || s.dob_key"),
 )
 
+def _per_word(prefix: str) -> str:
+    """A list key: `prefix` with each whole word of the name (initials left out)."""
+    return (f"list_transform(list_filter(s.name_tokens, lambda t: length(t) > 1),"
+            f" lambda t: {prefix} || ':' || t)")
+
+
 # Second pass, only for the Kemensos rows the first pass left without a likely candidate
 # (a few percent): looser keys that would be too costly for every row. They find rows
 # whose errors pile up (low-quality entry damages NIK, KK, birth date and region at once).
@@ -60,13 +66,9 @@ SECOND_PASS_RULES = (
                  "s.kec || ':' || s.rt || ':' || nullif(left(s.name_key, 1), '')"),
     # Any whole name word with the birth year in the kecamatan (initials, dropped words,
     # a placeholder day and month).
-    BlockingRule("kec_year_word", "list_transform(list_filter(s.name_tokens,"
-                                  " lambda t: length(t) > 1), lambda t: s.kec || ':'"
-                                  " || year(s.dob) || ':' || t)", unnest=True),
+    BlockingRule("kec_year_word", _per_word("s.kec || ':' || year(s.dob)"), unnest=True),
     # Region blank or typed for another district: birth date and any whole name word.
-    BlockingRule("dob_word", "list_transform(list_filter(s.name_tokens,"
-                             " lambda t: length(t) > 1), lambda t: s.dob::VARCHAR || ':' || t)",
-                 unnest=True),
+    BlockingRule("dob_word", _per_word("s.dob::VARCHAR"), unnest=True),
     # ... or with a mistyped name: birth date and initial (a few people per key).
     BlockingRule("dob_initial", "s.dob::VARCHAR || ':' || nullif(left(s.name_key, 1), '')"),
     # The NIK's date part against the birth date, in the regency (typed date unknown).

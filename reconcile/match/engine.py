@@ -61,19 +61,24 @@ def _score_links(con, s: MatchSettings, stats: dict) -> score.Model:
         model = score.train(con, GAMMAS, RANDOM_GAMMAS, s.em_max_iterations)
         stats["em"] = {"iterations": model.iterations, "prior": model.prior}
     with _timed(stats, "score"):
-        # Link probabilities use the chance that a random Kemensos x register pair
-        # matches, not the match share among blocked pairs (see score.pair_prior).
-        model.link_prior = score.pair_prior(
-            model.prior, db.count(con, GAMMAS), db.count(con, std_k) * db.count(con, std_b))
+        _score_pairs(con, model, s)
         stats["em"]["link_prior"] = model.link_prior
-        db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.link_prior,
-                                      s.temp))
     with _timed(stats, "reestimate"):
         _reestimate(con, s, model, stats)
         _drop(con, GAMMAS, RANDOM_PAIRS, RANDOM_GAMMAS)
     with _timed(stats, "second_pass"):
         stats["second_pass"] = _second_pass(con, s, model)
     return model
+
+
+def _score_pairs(con, model: score.Model, s: MatchSettings) -> None:
+    """Score the blocked pairs into pairs_scored. Link probabilities use the chance that
+    a random Kemensos x register pair matches, not the match share among blocked pairs
+    (see score.pair_prior)."""
+    model.link_prior = score.pair_prior(
+        model.prior, db.count(con, GAMMAS),
+        db.count(con, Table.STD_KEMENSOS) * db.count(con, Table.STD_BPS))
+    db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.link_prior, s.temp))
 
 
 def _reestimate(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
@@ -83,11 +88,7 @@ def _reestimate(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
         model.m_by_quality = score.reestimate_m(con, Table.PAIRS_SCORED, model,
                                                 score.bits(s.m_certainty))
         model.prior, _ = score.refit_prior(con, GAMMAS, model, s.em_max_iterations)
-        model.link_prior = score.pair_prior(
-            model.prior, db.count(con, GAMMAS),
-            db.count(con, Table.STD_KEMENSOS) * db.count(con, Table.STD_BPS))
-        db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.link_prior,
-                                      s.temp))
+        _score_pairs(con, model, s)
     db.put(con, score.WEIGHTS, model.weights())
     stats["em"].update(prior=model.prior, link_prior=model.link_prior)
 

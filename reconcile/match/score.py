@@ -136,6 +136,12 @@ def _gammas(patterns: pd.DataFrame) -> np.ndarray:
     return np.column_stack(cols)
 
 
+def _floored(counts: np.ndarray) -> np.ndarray:
+    """Level shares with none below _M_FLOOR, summing to 1."""
+    shares = np.maximum(counts / counts.sum(), _M_FLOOR)
+    return shares / shares.sum()
+
+
 def estimate_m(con, gamma_table: str) -> dict[str, np.ndarray]:
     """Level shares of each comparison among its anchor pairs."""
     m = {}
@@ -144,10 +150,7 @@ def estimate_m(con, gamma_table: str) -> dict[str, np.ndarray]:
         counts = db.df(con, f"SELECT gamma_{comp.name} AS g, count(*) AS n FROM {gamma_table}"
                             f" WHERE {where} AND gamma_{comp.name} >= 0 GROUP BY 1")
         shares = np.bincount(counts["g"], weights=counts["n"], minlength=comp.top + 1)
-        if shares.sum() == 0:
-            shares = _initial_m(comp)
-        shares = np.maximum(shares / shares.sum(), _M_FLOOR)
-        m[comp.name] = shares / shares.sum()
+        m[comp.name] = _floored(shares if shares.sum() else _initial_m(comp))
     return m
 
 
@@ -171,11 +174,8 @@ def reestimate_m(con, scored_table: str, model: Model, min_bits: float) -> dict[
         for comp in COMPARISONS:
             rows = counts[(counts["comparison"] == comp.name) & (counts["quality"] == quality)]
             shares = np.bincount(rows["g"], weights=rows["n"], minlength=comp.top + 1)
-            if shares.sum() < MIN_PAIRS:  # too few to say more than the pooled estimate
-                m[comp.name] = model.m[comp.name]
-                continue
-            shares = np.maximum(shares / shares.sum(), _M_FLOOR)
-            m[comp.name] = shares / shares.sum()
+            # too few pairs to say more than the pooled estimate
+            m[comp.name] = model.m[comp.name] if shares.sum() < MIN_PAIRS else _floored(shares)
         by_quality[quality] = m
     return by_quality
 
@@ -238,11 +238,11 @@ def pair_prior(blocked_prior: float, blocked_pairs: int, all_pairs: int) -> floa
 
 
 def train(con, blocked_gammas: str, random_gammas: str, iterations: int) -> Model:
-    """u from random pairs, m from anchor pairs, the match share by EM; store weights."""
+    """u from random pairs, m from anchor pairs, the match share by EM (the weights are
+    stored once m is final, by the engine)."""
     model = Model(m=estimate_m(con, blocked_gammas),
                   u=estimate_u(db.df(con, pattern_sql(random_gammas))), prior=0.5)
     model.prior, model.iterations = refit_prior(con, blocked_gammas, model, iterations)
-    db.put(con, WEIGHTS, model.weights())
     return model
 
 

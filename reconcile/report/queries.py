@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from reconcile import db
+from reconcile.privacy import mask_long_digits_sql
 from reconcile.report.labels import REGION_COLUMNS
 from reconcile.tables import Table
 
@@ -18,8 +19,6 @@ DISCREPANCIES = Table.DISCREPANCIES
 REGION_SUMMARY = Table.REGION_SUMMARY
 RECONCILED = Table.RECONCILED
 
-# A digit run as long as a NIK or KK number (16), possibly longer: keep 4 + 4 digits.
-_LONG_DIGITS = r"(\d{4})\d{8,}(\d{4})"
 # Control characters Excel and XML 1.0 reject (tab, LF and CR are allowed).
 _CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 
@@ -31,8 +30,7 @@ REGENCY_SQL = "coalesce(left(kode_wilayah, 5), '')"
 
 def safe_text_sql(column: str) -> str:
     """SQL for a text column with long digit runs masked and control characters removed."""
-    masked = f"regexp_replace({column}::VARCHAR, '{_LONG_DIGITS}', '\\1********\\2', 'g')"
-    return f"regexp_replace({masked}, '{_CONTROL}', '', 'g')"
+    return f"regexp_replace({mask_long_digits_sql(column)}, '{_CONTROL}', '', 'g')"
 
 
 def category_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
