@@ -79,6 +79,7 @@ class RunConfig:
         object.__setattr__(self, "regions", tuple(region_code(r) for r in self.regions))
         self.match_settings  # noqa: B018 -- refuses unknown or out-of-range settings now
         check_eligibility(self.eligibility)
+        check_inputs(self)
         db.sql_path(self.out)
         check_retention(self.retention_days)
         publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
@@ -111,6 +112,20 @@ def region_code(value: object) -> str:
         return ".".join(text[a:b] for a, b in ((0, 2), (2, 4), (4, 6), (6, 10)) if a < len(text))
     raise InputError(f"--region: {value!r:.60} is not a region code; use a province (17), "
                      "regency (17.01), district (17.01.02) or village (17.01.02.2001) code")
+
+
+def check_inputs(config: RunConfig) -> None:
+    """Every input is a readable regular file, named with its option when it is not: a
+    mistyped path, a folder or a pipe (which would hang the reader) stops here."""
+    named = [*(("--kemensos", p) for p in config.kemensos), ("--bps", config.bps),
+             ("--stats", config.stats), *((("--mapping", config.mapping),) if config.mapping
+                                          else ())]
+    for option, path in named:
+        if not path.exists():
+            raise InputError(f"{option} {path}: file not found; check the path")
+        if not path.is_file():
+            raise InputError(f"{option} {path}: not a file (a folder or a device); "
+                             "give the file itself")
 
 
 def check_retention(days: object) -> None:

@@ -46,9 +46,8 @@ def kind_of(path: Path) -> str:
 
 
 def open_sheets(path: Path, options: dict, load: bool) -> list[Sheet]:
-    """Every table in a file; with `load` False only headers are read (a cheap preflight)."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
+    """Every table in a file; with `load` False only headers are read (a cheap preflight).
+    The file exists and is a regular file (RunConfig checks that first)."""
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; export it again")
     kind = kind_of(path)
