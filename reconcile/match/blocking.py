@@ -77,6 +77,18 @@ SECOND_PASS_RULES = (
     # Movers with a wrong birth year or day: whole name with month and day, or the year.
     BlockingRule("name_day", "nullif(s.name_sorted, '') || ':' || strftime(s.dob, '%m%d')"),
     BlockingRule("name_year", "nullif(s.name_sorted, '') || ':' || year(s.dob)"),
+    # A NIK with one typo and little else agreeing: one substituted or swapped digit
+    # leaves all but one of its parts (day, month, year) intact, so the NIK with each
+    # date part left out finds it (the first pass adds the name to such keys).
+    BlockingRule("nik_one_part_out", "[left(s.nik, 6) || '..' || substr(s.nik, 9),"
+                                     " left(s.nik, 8) || '..' || substr(s.nik, 11),"
+                                     " left(s.nik, 10) || '..' || substr(s.nik, 13)]",
+                 unnest=True),
+    # The village and RT typed right, name and birth date damaged.
+    BlockingRule("village_rt", "s.village || ':' || s.rt"),
+    # Another district typed: sex, day and month of birth in the kecamatan.
+    BlockingRule("kec_sex_day", "s.kec || ':' || s.sex || ':' || strftime(s.dob, '%m%d')"),
+    BlockingRule("village_sex_year", "s.village || ':' || s.sex || ':' || year(s.dob)"),
 )
 
 KEYS = "match_block_keys"  # + _l / _r: one table per side

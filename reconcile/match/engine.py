@@ -119,6 +119,14 @@ def _second_pass(con, s: MatchSettings, model: score.Model) -> dict:
     return stats
 
 
+def _row_prior(con, model: score.Model) -> link.RowPrior:
+    pair_bits = score.bits(model.link_prior)
+    size = db.count(con, Table.STD_BPS)
+    share = score.in_register_share(con, Table.PAIRS_SCORED, Table.STD_KEMENSOS,
+                                    pair_bits, size)
+    return link.RowPrior(share, size, pair_bits)
+
+
 def _dedupe(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
     std_k = Table.STD_KEMENSOS
     with _timed(stats, "dedupe_block"):
@@ -154,8 +162,10 @@ def match(con, settings: MatchSettings | None = None) -> dict:
         standardise(con, s.temp)
     model = _score_links(con, s, stats)
     with _timed(stats, "link"):
+        prior = _row_prior(con, model)
+        stats["em"]["in_register"] = round(prior.in_register, 6)
         db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits, s.temp,
-                                        s.review_threshold))
+                                        s.review_threshold, prior))
         db.run(con, link.release_conflicts_sql())
     _dedupe(con, s, model, stats)
     with _timed(stats, "links"):

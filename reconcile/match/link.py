@@ -9,11 +9,23 @@ per person after deduplication.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reconcile.match.compare import level
 from reconcile.match.ddl import create
 from reconcile.tables import Table
 
 ROW_LINKS = "match_row_links"
+
+
+@dataclass(frozen=True)
+class RowPrior:
+    """What a row's probabilities need besides its pairs: the share of rows whose person
+    is in the register, the register's size, and the prior bits in the pairs' weights."""
+
+    in_register: float
+    register_size: int
+    pair_bits: float
 
 _NIK_EXACT = level("nik", "exact")
 _DOB_ROUGHLY = level("dob", "day and month swapped")
@@ -48,26 +60,50 @@ RELEASED = "register individual linked to a better-matching row"
 REVIEW_REASONS = (POSSIBLE_MATCH, TWIN, AMBIGUOUS, RELEASED)
 
 
+def row_probability_sql(prior: RowPrior) -> str:
+    """P(the row's person is this candidate), over the row's candidate pairs.
+
+    A pair's probability judges the pair alone, against the chance that a random pair
+    matches. A row is one person: one of the register's N people, or someone the
+    register lacks (prior 1 - rho, `score.in_register_share`). With LR_k the likelihood
+    ratio of the row's candidate k, P(candidate j) = (rho/N) LR_j / ((1 - rho) +
+    (rho/N) sum_k LR_k): the one-to-one posterior of Bayesian record linkage, the sum
+    over the row's blocked candidates (unblocked register people add about 0). A lone
+    plausible candidate gains when most rows are in the register; two candidates share
+    the row's mass.
+    """
+    scale = prior.in_register / max(prior.register_size, 1)
+    lr = f"pow(2, match_weight - {float(prior.pair_bits)!r})"
+    return (f"{scale!r} * {lr} / ({1 - prior.in_register!r}"
+            f" + {scale!r} * sum({lr}) OVER (PARTITION BY rid_l))")
+
+
 def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
-                  review_threshold: float = 0.5) -> str:
+                  review_threshold: float = 0.5, prior: RowPrior | None = None) -> str:
     """Best and second-best candidate per Kemensos row, and why a row stays unlinked.
 
     Fellegi and Sunter's three decisions: a link at `threshold`; below it, a best
     candidate at `review_threshold` or more (more likely the person than not) is a
     possible match for clerical review, not a person missing from the register.
+
+    The probabilities compared are the row's, not the pair's: a row is one person, who is
+    one of its candidates or nobody in the register (`row_probability_sql`); without
+    `prior`, the pair's.
     """
+    row_probability = row_probability_sql(prior) if prior else "match_probability"
     return f"""
     {create(ROW_LINKS, temp)} AS
     WITH ranked AS (
-        SELECT rid_l, rid_r, match_weight, match_probability, gamma_nik, gamma_name,
-               gamma_dob,
+        SELECT rid_l, rid_r, match_weight, gamma_nik, gamma_name, gamma_dob,
+               match_probability AS pair_probability,
+               {row_probability} AS match_probability,
                -- ties broken by the register id, not the row number: row order must
                -- not change a link
                row_number() OVER (PARTITION BY rid_l
                                   ORDER BY match_weight DESC, src_id_r) AS rank
         FROM {Table.PAIRS_SCORED}
     ), best AS (
-        SELECT b.*, s.match_weight AS weight_2, s.match_probability AS probability_2
+        SELECT b.*, s.match_weight AS weight_2, s.pair_probability AS probability_2
         FROM ranked b LEFT JOIN ranked s ON s.rid_l = b.rid_l AND s.rank = 2
         WHERE b.rank = 1
     )
@@ -79,19 +115,19 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
                     AND (b.gamma_name >= {_NAME_CLOSE} OR b.gamma_nik = {_NIK_EXACT}),
                     false) AS confirmed,
            CASE WHEN b.rid_r IS NULL THEN 'no candidate found by blocking'
-                WHEN b.match_probability < {float(threshold)!r}
+                WHEN b.probability_2 >= {float(threshold)!r}
+                     AND b.match_weight - b.weight_2 < {float(ambiguity_bits)!r}
+                    THEN '{AMBIGUOUS}'
+                WHEN b.pair_probability < {float(threshold)!r}
                      AND b.match_probability >= {float(review_threshold)!r}
                     THEN '{POSSIBLE_MATCH}'
-                WHEN b.match_probability < {float(threshold)!r}
+                WHEN b.pair_probability < {float(threshold)!r}
                     THEN 'no candidate above threshold'
                 -- a family member's NIK in the field is common, so only twins veto here,
                 -- and not when the row's NIK is the candidate's own: a twin with the
                 -- sibling's NIK is rarer than a badly typed name (1M bench: 3 against 390)
                 WHEN b.gamma_nik <> {_NIK_EXACT} AND {cannot_link_sql('k', 'r', nik=False)}
                     THEN '{TWIN}'
-                WHEN b.probability_2 >= {float(threshold)!r}
-                     AND b.match_weight - b.weight_2 < {float(ambiguity_bits)!r}
-                    THEN '{AMBIGUOUS}'
            END AS reason
     FROM {Table.STD_KEMENSOS} k LEFT JOIN best b ON b.rid_l = k.rid
     LEFT JOIN {Table.STD_BPS} r ON r.rid = b.rid_r

@@ -17,11 +17,12 @@ class MatchSettings:
             there and 1.4 bits less at 200k (fewer namesakes). On the 1M bench, 0.5 /
             0.9 / 0.99 / 0.999 gave not-in-register rows linked 0.41 / 0.16 / 0.08 /
             0.02% and link recall 0.9983 / 0.9981 / 0.9977 / 0.9969.
-        review_threshold: a row whose best candidate is below `link_threshold` but at
-            this probability or more (more likely the person than not) is a possible
+        review_threshold: a row whose best candidate is below `link_threshold` but
+            whose *row* probability (`link.row_probability_sql`: the candidate against
+            the row's other candidates and the chance that its person is not in the
+            register) is at least this (more likely the person than not) is a possible
             match for review, not a person missing from the register (Fellegi-Sunter's
-            clerical region). On the independent 200k data 96% of such rows were in the
-            register (README_MATCHING, calibration).
+            clerical region; README_MATCHING §6, calibration).
         dedupe_threshold: smallest match probability at which two Kemensos rows are the
             same person (only used for rows the register did not already join). Its
             prior is the match share among the blocked Kemensos x Kemensos pairs.
