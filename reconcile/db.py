@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from reconcile.errors import InputError
+from reconcile.resources import default_memory_limit
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +31,17 @@ class SqlError(RuntimeError):
 
 
 def connect(path: Path | str | None = None, *, threads: int | None = None,
-            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the run's work database (in memory when `path` is None)."""
+            memory_limit: str | None = None,
+            temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the run's work database (in memory when `path` is None). Threads default to
+    every core, the memory limit to a share of the machine (reconcile.resources), the
+    spill folder to DuckDB's `<database>.tmp`."""
     con = duckdb.connect(str(path) if path else ":memory:")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute("SET memory_limit = $m", {"m": memory_limit})
+    con.execute("SET memory_limit = $m", {"m": memory_limit or default_memory_limit()})
+    if temp_directory:
+        con.execute("SET temp_directory = $t", {"t": str(temp_directory)})
     con.execute("SET preserve_insertion_order = true")
     return con
 

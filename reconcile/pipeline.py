@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile import changes, db, identity, outputs, partition, publish
+from reconcile import changes, db, identity, outputs, partition, publish, resources
 from reconcile.config import RunConfig
 from reconcile.discrepancies import ReportSettings, find_discrepancies
 from reconcile.ingest import load_inputs
@@ -60,18 +60,27 @@ class Run:
         """The DuckDB file holding the stage tables; never published."""
         return self.stage_dir.parent / f".work-{self.run_id}.duckdb"
 
+    @property
+    def spill_dir(self) -> Path:
+        """Where DuckDB spills what does not fit in memory (DuckDB's default folder)."""
+        return self.work_db.with_name(self.work_db.name + ".tmp")
+
     @contextmanager
     def connect(self, stage: str) -> Iterator:
-        """Open the work database for one stage and time it."""
+        """Open the work database for one stage; time it and measure its peak memory and
+        spill (the run log and the manifest's `resources`)."""
         started = time.perf_counter()
-        con = db.connect(self.work_db, threads=self.config.threads,
-                         memory_limit=self.config.memory_limit)
-        try:
-            yield con
-        finally:
-            con.close()
-            self.timings[stage] = round(time.perf_counter() - started, 3)
-            log.info("stage %s done in %.1f s", stage, self.timings[stage])
+        with resources.measured(self.spill_dir) as use:
+            con = db.connect(self.work_db, threads=self.config.threads,
+                             memory_limit=self.config.memory_limit)
+            try:
+                yield con
+            finally:
+                con.close()
+        self.timings[stage] = round(time.perf_counter() - started, 3)
+        self.facts.setdefault("resources", {})[stage] = use.recorded()
+        log.info("stage %s done in %.1f s (peak memory %.0f MiB, spilled %.0f MiB)", stage,
+                 self.timings[stage], use.peak_rss_mb, use.spill_peak_mb)
 
     def take(self, other: Run) -> None:
         """Keep what a stage measured on a copy of this run (a task run elsewhere)."""
@@ -90,7 +99,7 @@ class Run:
         and spill folder, and the partition databases: gone when the run ends."""
         for path in (self.work_db, self.work_db.with_name(self.work_db.name + ".wal")):
             path.unlink(missing_ok=True)
-        shutil.rmtree(self.work_db.with_name(self.work_db.name + ".tmp"), ignore_errors=True)
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
         shutil.rmtree(self.parts_dir, ignore_errors=True)
 
 

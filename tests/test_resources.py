@@ -1,0 +1,41 @@
+"""DuckDB's limits come from the machine; each stage reports its peak memory and spill."""
+
+from __future__ import annotations
+
+import time
+
+from reconcile import db, resources
+
+
+def test_memory_limit_defaults_to_a_share_of_the_machine():
+    con = db.connect()
+    try:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    finally:
+        con.close()
+    machine_gib = resources.machine_memory_bytes() / 2**30
+    value, unit = limit.split()
+    gib = float(value) * {"MiB": 2**-10, "GiB": 1.0, "TiB": 2**10}[unit]
+    assert 0.5 * machine_gib < gib <= resources.MEMORY_SHARE * machine_gib + 0.01
+
+
+def test_a_configured_memory_limit_wins():
+    con = db.connect(memory_limit="1GB")
+    try:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"
+    finally:
+        con.close()
+
+
+def test_a_stage_reports_its_largest_spill_even_when_the_files_are_gone(tmp_path):
+    spill = tmp_path / "spill"
+    with resources.measured(spill) as use:
+        spill.mkdir()
+        (spill / "block.tmp").write_bytes(b"\0" * 3 * 2**20)
+        time.sleep(3 * resources.SAMPLE_SECONDS)
+        (spill / "block.tmp").unlink()
+        blob = bytearray(64 * 2**20)  # touched memory shows in the stage's peak
+        blob[:: 4096] = b"\1" * len(blob[:: 4096])
+    assert 2.9 < use.spill_peak_mb < 3.1
+    assert use.peak_rss_mb >= 64
+    assert set(use.recorded()) == {"peak_rss_mb", "spill_peak_mb"}
