@@ -1,18 +1,23 @@
 """One bench measurement in its own process, so peak memory is its own.
 
-    python -m reconcile.bench.worker {ours|splink} <folder>   -> prints one JSON line
+    python -m reconcile.bench.worker {cli|ours|splink|calibration} <folder>
+        -> prints one JSON line
 
-`ours` runs the whole pipeline (ingest, validate, scope, match, discrepancies, outputs)
-on the generator's raw files in `<folder>/generated`; `splink` runs the baseline on the
-clean-contract frames `<folder>/{kemensos,bps}.parquet` written by `reconcile.bench`.
+`cli` times the `reconcile run` process as users start it (Prefect and its temporary
+server included) on the generator's raw files in `<folder>/generated`; `ours` runs the
+same pipeline in this process (`run_pipeline`, no Prefect); `splink` runs the baseline
+on the clean-contract frames `<folder>/{kemensos,bps}.parquet` written by
+`reconcile.bench`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -81,9 +86,7 @@ def ours(folder: Path) -> dict:
     logging.getLogger("reconcile").setLevel(logging.WARNING)
     gen, run = folder / "generated", folder / "run"
     shutil.rmtree(run, ignore_errors=True)
-    config = RunConfig(kemensos=tuple(sorted(gen.glob("kemensos_*.csv"))),
-                       bps=gen / "bps_register.parquet", stats=gen / "bps_poverty_stats.csv",
-                       out=run, memory_limit=MEMORY_LIMIT, force=True)
+    config = RunConfig(**_inputs(gen), out=run, memory_limit=MEMORY_LIMIT, force=True)
     started = time.perf_counter()
     result = run_pipeline(config)
     total = time.perf_counter() - started
@@ -93,6 +96,33 @@ def ours(folder: Path) -> dict:
             "findings": _findings(run, gen),
             "match_timings": result.get("match", {}).get("timings", {}),
             **_throughput(run, result["timings"])}
+
+
+def _inputs(gen: Path) -> dict[str, object]:
+    return {"kemensos": tuple(sorted(gen.glob("kemensos_*.csv"))),
+            "bps": gen / "bps_register.parquet", "stats": gen / "bps_poverty_stats.csv"}
+
+
+def cli(folder: Path) -> dict:
+    """Time the `reconcile run` process, start to exit, as an officer runs it; score its
+    outputs. Peak memory is the largest of its processes (the CLI, Prefect's server)."""
+    gen, run = folder / "generated", folder / "cli-run"
+    shutil.rmtree(run, ignore_errors=True)
+    inputs = _inputs(gen)
+    command = [str(Path(sys.executable).with_name("reconcile")), "run",
+               "--kemensos", *map(str, inputs["kemensos"]), "--bps", str(inputs["bps"]),
+               "--stats", str(inputs["stats"]), "--out", str(run), "--force"]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"})
+    total = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"reconcile run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    manifest = json.loads((run / "manifest.json").read_text())
+    truth = pd.read_parquet(gen / "truth_kemensos.parquet", columns=TRUTH)
+    return {"quality": _quality(_predictions(run), truth),
+            "timings": {**manifest["timings_s"], "total": total},
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def splink(folder: Path) -> dict:
@@ -153,8 +183,10 @@ def calibration(folder: Path) -> dict:
 
 def main() -> None:
     kind, folder = sys.argv[1], Path(sys.argv[2])
-    result = {"ours": ours, "splink": splink, "calibration": calibration}[kind](folder)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"cli": cli, "ours": ours, "splink": splink,
+              "calibration": calibration}[kind](folder)
+    result.setdefault("peak_rss_mb",
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result, default=float))
 
 
