@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 # Embedded defaults for a machine with nothing configured: Prefect's ephemeral mode with a
@@ -27,12 +29,37 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except Exception as exc:  # the officer sees one clear line, not a traceback
-        from reconcile.errors import InputError, RunRefused
+        from flows.temporary_server import ServerStartError
 
-        if isinstance(exc, InputError | RunRefused):
+        if isinstance(exc, ServerStartError):
             print(f"reconcile: {exc}", file=sys.stderr)
-            return 2
-        raise
+            return 1
+        if not _is_refusal(exc):
+            raise
+        if getattr(args, "debug", False):
+            traceback.print_exception(exc)
+        print(f"reconcile: {exc}", file=sys.stderr)
+        _forget_frames(exc)
+        return 2
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    from reconcile.errors import InputError, RunRefused
+
+    return isinstance(exc, InputError | RunRefused)
+
+
+def _forget_frames(exc: BaseException | None) -> None:
+    """Drop the local variables of the refused run's frames (Prefect keeps the exception
+    in its state): its DuckDB connections close now, not as 'nanobind leaked' at exit."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+    import gc
+
+    gc.collect()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="provinces matched at once (default: all cores)")
     run.add_argument("--dask-address", help="Dask scheduler for the provinces "
                      "(default: RECONCILE_DASK_ADDRESS; none: threads here)")
+    run.add_argument("--debug", action="store_true",
+                     help="show Prefect's tracebacks when a run is refused (default: one line)")
     run.set_defaults(handler=_run)
 
     bench = sub.add_parser("bench", help="quality and speed against Splink")
@@ -114,8 +143,15 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from flows import temporary_server
+
+    # Prefect's temporary server starts first: its ~3 s start-up overlaps the imports below
+    server = temporary_server.start_unless_configured()
     from flows.reconcile_flow import reconcile_flow, run_config
     from reconcile.publish import owner_only
+
+    if not args.debug:
+        _quiet_refusals()
 
     params = {"kemensos": [str(p) for p in args.kemensos], "bps": str(args.bps),
               "stats": str(args.stats), "out": str(args.out),
@@ -126,11 +162,36 @@ def _run(args: argparse.Namespace) -> int:
               "workers": args.workers, "k_anonymity": args.k_anonymity,
               "matching": _matching(args), "public_reports": args.public_reports,
               "retention_days": args.retention_days}
-    run_config(**params)  # refuse bad options here, before Prefect starts
-    with owner_only():  # Prefect's temporary server and its database too
+    run_config(**params)  # refuse bad options here, before the flow starts
+    if server is not None:
+        server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+    with owner_only():  # Prefect's own ephemeral server, if it starts one, and its database
         result = reconcile_flow(**params, dask_address=args.dask_address)
     print(_summary_text(result))
     return 0
+
+
+class _RefusalFilter(logging.Filter):
+    """Keeps Prefect's console lines about a refused run (its traceback, the failed
+    states) off the screen; they still reach Prefect's own log. main prints one line."""
+
+    NAMES = ("InputError", "RunRefused")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            return not _is_refusal(record.exc_info[1])
+        message = record.getMessage()
+        return not any(f"{name}:" in message or f"{name}(" in message for name in self.NAMES)
+
+
+def _quiet_refusals() -> None:
+    """Put the refusal filter on Prefect's console handlers (root logger)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and not any(
+                isinstance(f, _RefusalFilter) for f in handler.filters):
+            handler.addFilter(_RefusalFilter())
 
 
 def _matching(args: argparse.Namespace) -> dict:

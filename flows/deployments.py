@@ -4,7 +4,10 @@
   in the inbox folder (env RECONCILE_INBOX, default `data/inbox`) into RECONCILE_OUT
   (default `data/runs/nightly`). Unchanged inputs are skipped by the reconcile flow itself.
 - `reconcile/manual`: no schedule; started by an officer from the UI or the command line,
-  with defaults pointing at `data/sample` and `data/runs/manual`.
+  with defaults pointing at the newest files in the inbox and `data/runs/manual`.
+
+Served runs read only from the inbox and write only under RECONCILE_OUTPUTS_ROOT (default
+`data/runs`); flows.served_paths checks every run's paths before any work.
 
 `python -m flows.serve start` runs `python -m flows.deployments` in the background with
 PREFECT_API_URL set to the local server. The reconcile flow is imported only here, inside
@@ -20,14 +23,12 @@ from typing import TYPE_CHECKING
 
 from prefect import flow, get_run_logger
 
+from flows import served_paths
+
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 PROJECT = Path(__file__).resolve().parents[1]
-DEFAULT_INBOX = PROJECT / "data" / "inbox"
-DEFAULT_NIGHTLY_OUT = PROJECT / "data" / "runs" / "nightly"
-SAMPLE = PROJECT / "data" / "sample"
-DEFAULT_MANUAL_OUT = PROJECT / "data" / "runs" / "manual"
 
 NIGHTLY_CRON = "0 2 * * *"
 TIMEZONE = "Asia/Jakarta"
@@ -39,14 +40,19 @@ TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 _DATED = re.compile(r"[_-]\d{4}-?\d{2}-?\d{2}(?:[T_-]?\d{2,6})?$")
 
 
-def inbox_folder() -> Path:
-    """The folder the nightly run reads: RECONCILE_INBOX, default `<project>/data/inbox`."""
-    return Path(os.environ.get("RECONCILE_INBOX") or DEFAULT_INBOX).resolve()
+inbox_folder = served_paths.inbox_folder
 
 
 def nightly_out_folder() -> Path:
-    """Where the nightly run publishes: RECONCILE_OUT, default `<project>/data/runs/nightly`."""
-    return Path(os.environ.get("RECONCILE_OUT") or DEFAULT_NIGHTLY_OUT).resolve()
+    """Where the nightly run publishes: RECONCILE_OUT, default `nightly` under the outputs
+    root (`<project>/data/runs/nightly`)."""
+    out = os.environ.get("RECONCILE_OUT")
+    return Path(out).expanduser().resolve() if out else served_paths.outputs_root() / "nightly"
+
+
+def manual_out_folder() -> Path:
+    """The manual run's default output: `manual` under the outputs root."""
+    return served_paths.outputs_root() / "manual"
 
 
 def program_key(path: Path) -> str:
@@ -115,6 +121,9 @@ def nightly_flow(inbox: str | None = None, out: str | None = None,
 
     folder = Path(inbox) if inbox else inbox_folder()
     target = out or str(nightly_out_folder())
+    if served_paths.enforced():  # anyone who can start a deployment chooses these
+        folder = served_paths.check_inbox(folder)
+        target = str(served_paths.check_output(target))
     inputs = newest_inputs(folder)
     get_run_logger().info("inbox %s: %s, bps %s, stats %s -> %s", folder,
                           ", ".join(Path(k).name for k in inputs["kemensos"]),
@@ -122,20 +131,20 @@ def nightly_flow(inbox: str | None = None, out: str | None = None,
     return reconcile_flow(**inputs, out=target, pseudonymise=pseudonymise, force=force)
 
 
-def manual_defaults(sample: Path = SAMPLE, out: Path = DEFAULT_MANUAL_OUT) -> dict:
-    """Default parameters of the manual deployment: the sample data set (`make sample`)."""
-    kemensos = sorted(str(p) for p in sample.glob("kemensos_*")
-                      if p.suffix.lower() in TABLE_SUFFIXES)
-    if not kemensos:  # not generated yet: the names `make sample` will write
-        try:
-            from reconcile.generate import PROGRAMS, program_file
+def manual_defaults(inbox: Path | None = None, out: Path | None = None) -> dict:
+    """Default parameters of the manual deployment: the newest files in the inbox (served
+    runs read nothing else), or the names `make sample` writes when it is still empty."""
+    inbox = inbox or inbox_folder()
+    try:
+        inputs = newest_inputs(inbox)
+    except (FileNotFoundError, OSError):
+        from reconcile.generate import PROGRAMS, program_file
 
-            kemensos = sorted(str(sample / program_file(p.name)) for p in PROGRAMS)
-        except Exception:  # defaults only; the officer can fill them in
-            kemensos = []
-    return {"kemensos": kemensos, "bps": str(sample / "bps_register.parquet"),
-            "stats": str(sample / "bps_poverty_stats.csv"), "out": str(out),
-            "pseudonymise": False, "force": False}
+        inputs = {"kemensos": sorted(str(inbox / program_file(p.name)) for p in PROGRAMS),
+                  "bps": str(inbox / "bps_register.parquet"),
+                  "stats": str(inbox / "bps_poverty_stats.csv")}
+    return {**inputs, "out": str(out or manual_out_folder()), "pseudonymise": False,
+            "force": False}
 
 
 def build_deployments() -> list[RunnerDeployment]:

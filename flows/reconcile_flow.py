@@ -8,10 +8,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import tasks
+from flows import served_paths, tasks
 from flows.artifacts import publish_artifacts
+from flows.temporary_server import seconds_since_process_start
 from reconcile import partition
 from reconcile.config import RunConfig
+from reconcile.errors import RunRefused
 from reconcile.pipeline import Run, open_run, partitioned
 
 
@@ -50,7 +52,17 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
             owner-only.
         retention_days: delete published versions older than this many days when a run
             publishes (besides keeping only the newest three); recorded in the manifest.
+
+    Runs started through `make serve` read only from RECONCILE_INBOX and write only under
+    RECONCILE_OUTPUTS_ROOT (flows.served_paths); anything else is refused before any work.
     """
+    startup = seconds_since_process_start()  # from the process's start to the flow's body
+    if served_paths.enforced():  # anyone who can start a deployment chooses these parameters
+        if dask_address:
+            raise RunRefused("dask_address: served runs use RECONCILE_DASK_ADDRESS only")
+        paths = served_paths.check_run(kemensos, bps, stats, out, mapping)
+        kemensos, bps, stats, out, mapping = (paths[k] for k in (
+            "kemensos", "bps", "stats", "out", "mapping"))
     config = run_config(kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
                         pseudonymise=pseudonymise, regions=regions, eligibility=eligibility,
                         force=force, partition_by=partition_by, workers=workers,
@@ -64,6 +76,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                     previous["run_id"], out)
         return previous
     with open_run(config, lineage) as run:
+        if startup is not None:
+            run.timings["startup"] = round(startup, 3)
         logger.info("run %s: %d Kemensos file(s) -> %s", run.run_id, len(kemensos), out)
         for stage_task in tasks.STAGES:
             if stage_task.name == "match" and partitioned(run):

@@ -16,16 +16,29 @@
 It returns once the API answers and the worker polls for runs, then prints the UI address
 and how to start a run. Cron schedules fire only with this real server, not in Prefect's
 ephemeral mode. `stop` sends SIGTERM to both groups (SIGKILL after 10 s) and removes the pid
-files; it is safe to repeat. This module uses the standard library only: it never imports
-Prefect or the flows.
+files; it is safe to repeat.
+
+The server is not an open door, even on 127.0.0.1:
+- every API call needs the credential (Prefect's basic auth, `user:password`): the one in
+  RECONCILE_SERVER_AUTH, else the one in `<state>/credential` (0600), generated at the
+  first start; the UI asks for it once;
+- state-changing calls need a CSRF token (Prefect's clients and UI fetch one), and only the
+  UI's own origin may call the API from a browser (CORS);
+- the runs it starts read only from RECONCILE_INBOX and write only under
+  RECONCILE_OUTPUTS_ROOT (flows.served_paths), whatever parameters they are given.
+
+This module uses the standard library (and flows.served_paths): it never imports Prefect
+or the flows.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,8 +46,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+from flows import served_paths
+from reconcile.errors import RunRefused
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE = PROJECT / ".state" / "serve"
@@ -47,6 +64,12 @@ PROCESSES = ("worker", "server")
 WORKER_MODULE = "flows.deployments"  # `python -m` module of the worker
 # (flow name, deployment name), as registered by flows/deployments.py
 DEPLOYMENTS = (("reconcile-nightly", "nightly"), ("reconcile", "manual"))
+AUTH_ENV = "RECONCILE_SERVER_AUTH"
+CREDENTIAL_FILE = "credential"
+AUTH_USER = "officer"
+MIN_PASSWORD = 16  # characters
+CORS_METHODS = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
+CORS_HEADERS = "Authorization,Content-Type,Prefect-Csrf-Token,Prefect-Csrf-Client"
 
 
 class ServeError(RuntimeError):
@@ -63,11 +86,25 @@ def urls(port: int) -> tuple[str, str]:
     return f"http://{HOST}:{port}", f"http://{HOST}:{port}/api"
 
 
-def child_env(state: Path, port: int) -> dict[str, str]:
-    """Environment of the server and the worker: everything local, nothing phones home."""
+def child_env(state: Path, port: int, auth: str) -> dict[str, str]:
+    """Environment of the server and the worker: everything local, nothing phones home,
+    the API behind the credential, the runs kept to the inbox and the outputs root."""
     env = dict(os.environ)
-    for key in ("PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_API_DATABASE_CONNECTION_URL"):
+    for key in ("PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_API_DATABASE_CONNECTION_URL",
+                AUTH_ENV):
         env.pop(key, None)
+    env.update({
+        "PREFECT_SERVER_API_AUTH_STRING": auth,
+        "PREFECT_API_AUTH_STRING": auth,
+        "PREFECT_SERVER_CSRF_PROTECTION_ENABLED": "true",
+        "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "true",
+        "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": urls(port)[0],
+        "PREFECT_SERVER_API_CORS_ALLOWED_METHODS": CORS_METHODS,
+        "PREFECT_SERVER_API_CORS_ALLOWED_HEADERS": CORS_HEADERS,
+        served_paths.SERVED: "1",
+        "RECONCILE_INBOX": str(served_paths.inbox_folder()),
+        "RECONCILE_OUTPUTS_ROOT": str(served_paths.outputs_root()),
+    })
     env.update({
         "PREFECT_HOME": str(state / "prefect"),
         "PREFECT_API_URL": urls(port)[1],
@@ -81,6 +118,45 @@ def child_env(state: Path, port: int) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     return env
+
+
+# ----------------------------------------------------------------------------- credential
+
+
+def credential_file(state: Path) -> Path:
+    return state / CREDENTIAL_FILE
+
+
+def credential(state: Path) -> tuple[str, str]:
+    """(the API credential `user:password`, where it comes from). RECONCILE_SERVER_AUTH
+    if set, else `<state>/credential`, generated (0600) the first time."""
+    given = os.environ.get(AUTH_ENV)
+    if given:
+        return _checked(given, AUTH_ENV), AUTH_ENV
+    path = credential_file(state)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{AUTH_USER}:{secrets.token_urlsafe(24)}\n")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd) as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            raise ServeError(f"{path} must be yours and readable by you alone "
+                             f"(chmod 600 {path}), or set {AUTH_ENV}")
+        return _checked(handle.read().strip(), str(path)), str(path)
+
+
+def _checked(auth: str, source: str) -> str:
+    user, _, password = auth.partition(":")
+    if not user or len(password) < MIN_PASSWORD:
+        raise ServeError(f"{source}: the credential must read user:password with a password "
+                         f"of at least {MIN_PASSWORD} characters")
+    return auth
+
+
+def _auth_header(auth: str) -> str:
+    return "Basic " + base64.b64encode(auth.encode()).decode()
 
 
 # ----------------------------------------------------------------------------- pid files
@@ -150,10 +226,19 @@ def _terminate(pid: int, grace: float = STOP_GRACE) -> bool:
 # ----------------------------------------------------------------------------- HTTP
 
 
-def _api(port: int, path: str, body: dict | None = None, timeout: float = 5.0):
+def _api(port: int, path: str, body: dict | None = None, timeout: float = 5.0,
+         auth: str | None = None):
+    """One API call; with `auth`, authenticated, and a POST with a fresh CSRF token."""
     url = urls(port)[1] + path
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = _auth_header(auth)
+        if body is not None:
+            client = str(uuid.uuid4())
+            token = _api(port, f"/csrf-token?client={client}", timeout=timeout, auth=auth)
+            headers |= {"Prefect-Csrf-Token": token["token"], "Prefect-Csrf-Client": client}
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
 
@@ -166,11 +251,13 @@ def healthy(port: int) -> bool:
         return False
 
 
-def served_deployments(port: int, since: datetime | None = None) -> dict[str, dict]:
+def served_deployments(port: int, auth: str,
+                       since: datetime | None = None) -> dict[str, dict]:
     """{"flow/deployment": deployment} for ours; with `since`, only those polled since then."""
-    flows = {f["id"]: f["name"] for f in _api(port, "/flows/filter", {"limit": 200})}
+    flows = {f["id"]: f["name"]
+             for f in _api(port, "/flows/filter", {"limit": 200}, auth=auth)}
     found = {}
-    for deployment in _api(port, "/deployments/filter", {"limit": 200}):
+    for deployment in _api(port, "/deployments/filter", {"limit": 200}, auth=auth):
         key = (flows.get(deployment["flow_id"]), deployment["name"])
         if key not in DEPLOYMENTS:
             continue
@@ -215,7 +302,7 @@ def _launch(name: str, command: list[str], env: dict[str, str],
         offset = handle.tell()
         process = subprocess.Popen(command, cwd=PROJECT, env=env, stdin=subprocess.DEVNULL,
                                    stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True, umask=0o077)
     _pid_file(state, name).write_text(f"{process.pid}\n")
     return process, log, offset
 
@@ -239,7 +326,8 @@ def _wait(what: str, ready, process: subprocess.Popen, log: Path, offset: int,
 
 def start(state: Path, port: int, timeout: float = START_TIMEOUT) -> None:
     """Start the server and the worker in the background and wait until both are ready."""
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(state, 0o700)  # logs, database and credential: the officer's alone
     running = running_pids(state)
     if running:
         pids = ", ".join(f"{name} pid {pid}" for name, pid in running.items())
@@ -251,7 +339,12 @@ def start(state: Path, port: int, timeout: float = START_TIMEOUT) -> None:
     if not _port_free(port):
         raise ServeError(f"port {port} on {HOST} is already in use: "
                          "choose another one with --port")
-    env = child_env(state, port)
+    try:
+        served_paths.check_setup(_nightly_out())
+    except RunRefused as refused:
+        raise ServeError(str(refused)) from None
+    auth, source = credential(state)
+    env = child_env(state, port, auth)
     since = datetime.now(UTC).replace(microsecond=0)
     server, log, offset = _launch(
         "server", [sys.executable, "-m", "prefect", "server", "start",
@@ -261,7 +354,7 @@ def start(state: Path, port: int, timeout: float = START_TIMEOUT) -> None:
         worker, log, offset = _launch("worker", [sys.executable, "-m", WORKER_MODULE],
                                       env, state)
         _wait(f"worker (python -m {WORKER_MODULE})",
-              lambda: len(served_deployments(port, since)) == len(DEPLOYMENTS),
+              lambda: len(served_deployments(port, auth, since)) == len(DEPLOYMENTS),
               worker, log, offset, timeout)
     except BaseException:
         stop(state, quiet=True)
@@ -269,8 +362,8 @@ def start(state: Path, port: int, timeout: float = START_TIMEOUT) -> None:
     ui, api = urls(port)
     (state / "serve.json").write_text(json.dumps(
         {"port": port, "ui": ui, "api": api, "started": since.isoformat(),
-         "pids": running_pids(state)}, indent=2) + "\n")
-    _say(started_message(state, port))
+         "pids": running_pids(state), "credential": source}, indent=2) + "\n")
+    _say(started_message(state, port, source))
 
 
 def _saved_ui(state: Path) -> str | None:
@@ -287,25 +380,33 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def started_message(state: Path, port: int) -> str:
-    """What an officer needs after `make serve`."""
+def _nightly_out() -> Path:
+    out = os.environ.get("RECONCILE_OUT")
+    return Path(out).expanduser().resolve() if out else served_paths.outputs_root() / "nightly"
+
+
+def started_message(state: Path, port: int, source: str) -> str:
+    """What an officer needs after `make serve` (where the credential is, never itself)."""
     ui, api = urls(port)
     prefect = _shown(Path(sys.executable).parent / "prefect")
-    inbox = os.environ.get("RECONCILE_INBOX") or PROJECT / "data" / "inbox"
-    out = os.environ.get("RECONCILE_OUT") or PROJECT / "data" / "runs" / "nightly"
+    inbox, root = _shown(served_paths.inbox_folder()), _shown(served_paths.outputs_root())
+    auth = (f'"${AUTH_ENV}"' if source == AUTH_ENV else f'"$(cat {_shown(Path(source))})"')
     return f"""\
 Prefect server and worker are running (state and logs in {_shown(state)}/).
-  UI         {ui}/deployments
-  nightly    reconcile-nightly/nightly  02:00 Asia/Jakarta, newest files in {inbox} -> {out}
-  manual     reconcile/manual           on demand, defaults: data/sample -> data/runs/manual
+  UI         {ui}/deployments   (it asks for the credential: user:password)
+  credential {source if source == AUTH_ENV else _shown(Path(source))}
+  nightly    reconcile-nightly/nightly  02:00 Asia/Jakarta, newest files in {inbox} -> {_shown(_nightly_out())}
+  manual     reconcile/manual           on demand, defaults: newest files in {inbox} -> {root}/manual
+  Runs read only from {inbox} (RECONCILE_INBOX) and write only under {root} (RECONCILE_OUTPUTS_ROOT).
 
 Start a run from the UI: Deployments > manual > Run (top right) > Custom run > edit > Submit.
 Start a run from the command line:
-  PREFECT_API_URL={api} {prefect} deployment run 'reconcile/manual' --watch
-  PREFECT_API_URL={api} {prefect} deployment run 'reconcile/manual' \\
-      --param kemensos='["data/inbox/kemensos_pkh.csv"]' --param bps=data/inbox/bps_register.parquet \\
-      --param stats=data/inbox/bps_poverty_stats.csv --param out=data/runs/manual --watch
-  PREFECT_API_URL={api} {prefect} deployment run 'reconcile-nightly/nightly'   (nightly now)
+  export PREFECT_API_URL={api} PREFECT_API_AUTH_STRING={auth}
+  {prefect} deployment run 'reconcile/manual' --watch
+  {prefect} deployment run 'reconcile/manual' \\
+      --param kemensos='["{inbox}/kemensos_pkh.csv"]' --param bps={inbox}/bps_register.parquet \\
+      --param stats={inbox}/bps_poverty_stats.csv --param out={root}/manual --watch
+  {prefect} deployment run 'reconcile-nightly/nightly'   (nightly now)
 Stop: make stop   (python -m flows.serve stop --state {_shown(state)})"""
 
 
@@ -349,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(default .state/serve in the project)")
     args = parser.parse_args(argv)
     state = args.state.resolve()
+    os.umask(0o077)  # state, logs, pid files and the database: the officer's alone
     try:
         if args.command == "start":
             start(state, args.port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -9,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,71 @@ def test_newest_inputs_names_what_is_missing(tmp_path):
         newest_inputs(tmp_path / "absent")
 
 
+def test_served_runs_keep_to_the_inbox_and_the_outputs_root(tmp_path, monkeypatch):
+    from flows.served_paths import check_inbox, check_run
+    from reconcile.errors import RunRefused
+
+    inbox, root = tmp_path / "inbox", tmp_path / "runs"
+    inbox.mkdir()
+    root.mkdir()
+    (inbox / "kemensos_pkh.csv").write_text("x\n")
+    monkeypatch.setenv("RECONCILE_INBOX", str(inbox))
+    monkeypatch.setenv("RECONCILE_OUTPUTS_ROOT", str(root))
+    good = {"kemensos": [str(inbox / "kemensos_pkh.csv")], "bps": str(inbox / "bps.parquet"),
+            "stats": str(inbox / "stats.csv"), "out": str(root / "manual")}
+    assert check_run(**good)["out"] == str(root / "manual")
+    (root / "escape").symlink_to(tmp_path, target_is_directory=True)
+    (inbox / "linked.csv").symlink_to(tmp_path / "secret.csv")
+
+    for change, word in (({"out": str(tmp_path / "elsewhere")}, "outputs root"),
+                         ({"out": str(root / "a" / ".." / ".." / "x")}, "outputs root"),
+                         ({"out": str(root / "escape" / "x")}, "outputs root"),
+                         ({"out": str(root)}, "outputs root"),
+                         ({"bps": "/etc/passwd"}, "inbox"),
+                         ({"kemensos": [str(inbox / "linked.csv")]}, "inbox"),
+                         ({"stats": str(inbox / ".." / "stats.csv")}, "inbox"),
+                         ({"mapping": str(tmp_path / "headers.toml")}, "inbox")):
+        with pytest.raises(RunRefused, match=word):
+            check_run(**(good | change))
+    assert check_inbox(inbox) == inbox
+    with pytest.raises(RunRefused, match="inbox"):
+        check_inbox(tmp_path)
+
+
+def test_the_credential_is_generated_owner_only_or_taken_from_the_environment(
+        tmp_path, monkeypatch):
+    from flows.serve import ServeError, credential
+
+    monkeypatch.delenv("RECONCILE_SERVER_AUTH", raising=False)
+    auth, source = credential(tmp_path)
+    assert source == str(tmp_path / "credential") and auth.startswith("officer:")
+    assert oct((tmp_path / "credential").stat().st_mode & 0o777) == "0o600"
+    assert credential(tmp_path) == (auth, source)  # the same on every start
+
+    (tmp_path / "credential").chmod(0o644)
+    with pytest.raises(ServeError, match="chmod 600"):
+        credential(tmp_path)
+    monkeypatch.setenv("RECONCILE_SERVER_AUTH", "me:short")
+    with pytest.raises(ServeError, match="at least 16 characters"):
+        credential(tmp_path)
+    monkeypatch.setenv("RECONCILE_SERVER_AUTH", "me:" + "p" * 20)
+    assert credential(tmp_path) == ("me:" + "p" * 20, "RECONCILE_SERVER_AUTH")
+
+
+def _http(url: str, auth: str | None = None, origin: str | None = None):
+    """(status, headers) of a GET."""
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    if origin:
+        request.add_header("Origin", origin)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,7 +150,7 @@ def _trigger(deployment: str, env: dict, **params) -> str:
     return re.search(r"UUID: ([0-9a-f-]{36})", done.stdout).group(1)
 
 
-def _wait_for(client, run_id: str, state: Path) -> None:
+def _wait_for(client, run_id: str, state: Path, completed: bool = True):
     deadline = time.monotonic() + RUN_TIMEOUT
     while time.monotonic() < deadline:
         run = client.read_flow_run(run_id)
@@ -90,21 +158,23 @@ def _wait_for(client, run_id: str, state: Path) -> None:
             break
         time.sleep(2)
     log = (state / "worker.log").read_text(errors="replace")[-4000:]
-    assert run.state is not None and run.state.is_completed(), f"{run.state}\n{log}"
+    assert run.state is not None and run.state.is_completed() == completed, f"{run.state}\n{log}"
+    return run.state
 
 
 @pytest.mark.slow
 @pytest.mark.flow
 def test_serve_registers_deployments_and_runs_a_manual_run(small_data, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    port, state = _free_port(), tmp_path / "state"
+    port, state, runs = _free_port(), tmp_path / "state", tmp_path / "runs"
     api = f"http://127.0.0.1:{port}/api"
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "cli-home"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               RECONCILE_INBOX=str(small_data), RECONCILE_OUT=str(tmp_path / "nightly"))
-    env.pop("PREFECT_API_URL", None)
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", RECONCILE_INBOX=str(small_data),
+               RECONCILE_OUTPUTS_ROOT=str(runs), RECONCILE_OUT=str(runs / "nightly"))
+    for key in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "RECONCILE_SERVER_AUTH"):
+        env.pop(key, None)
     pids = {}
     try:
         started = _serve("start", state, env, "--port", str(port))
@@ -113,14 +183,27 @@ def test_serve_registers_deployments_and_runs_a_manual_run(small_data, tmp_path)
         assert started.returncode == 0, started.stdout + started.stderr
         assert f"http://127.0.0.1:{port}" in started.stdout
         assert "deployment run 'reconcile/manual'" in started.stdout
+        auth = (state / "credential").read_text().strip()
+        assert auth not in started.stdout and str(state / "credential") in started.stdout
+
+        # the API answers only with the credential, and to no foreign origin
+        assert _http(f"{api}/health")[0] == 200
+        assert _http(f"{api}/deployments/name/reconcile/manual")[0] == 401
+        assert _http(f"{api}/deployments/name/reconcile/manual", "officer:guess")[0] == 401
+        status, headers = _http(f"{api}/deployments/name/reconcile/manual", auth,
+                                origin="http://evil.example")
+        assert status == 200 and "access-control-allow-origin" not in headers
+        assert _http(f"{api}/admin/version", auth, origin=f"http://127.0.0.1:{port}")[1][
+            "access-control-allow-origin"] == f"http://127.0.0.1:{port}"
 
         again = _serve("start", state, env, "--port", str(port))
         assert again.returncode == 1 and "already running" in again.stderr, again.stderr
         status = _serve("status", state, env)
         assert status.returncode == 0 and status.stdout.count(": running") == 2, status.stdout
 
-        cli_env = env | {"PREFECT_API_URL": api}
-        with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        cli_env = env | {"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": auth}
+        with temporary_settings({PREFECT_API_URL: api, PREFECT_API_AUTH_STRING: auth}), \
+                get_client(sync_client=True) as client:
             manual = client.read_deployment_by_name("reconcile/manual")
             nightly = client.read_deployment_by_name("reconcile-nightly/nightly")
             assert manual.schedules == []
@@ -128,16 +211,25 @@ def test_serve_registers_deployments_and_runs_a_manual_run(small_data, tmp_path)
             assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Asia/Jakarta")
             assert nightly.parameters["inbox"] == str(small_data)
 
-            out = tmp_path / "manual"
-            run_id = _trigger("reconcile/manual", cli_env,
-                              kemensos=sorted(str(p) for p in small_data.glob("kemensos_*.csv")),
-                              bps=str(small_data / "bps_register.parquet"),
-                              stats=str(small_data / "bps_poverty_stats.csv"), out=str(out))
-            _wait_for(client, run_id, state)
+            inputs = {"kemensos": sorted(str(p) for p in small_data.glob("kemensos_*.csv")),
+                      "bps": str(small_data / "bps_register.parquet"),
+                      "stats": str(small_data / "bps_poverty_stats.csv")}
+            outside = tmp_path / "outside"
+            refused = _wait_for(client, _trigger("reconcile/manual", cli_env, **inputs,
+                                                 out=str(outside)), state, completed=False)
+            assert "outputs root" in refused.message and not outside.exists(), refused.message
+            escape = str(runs / ".." / "outside")
+            refused = _wait_for(client, _trigger("reconcile/manual", cli_env, **inputs,
+                                                 out=escape), state, completed=False)
+            assert "outputs root" in refused.message and not outside.exists(), refused.message
+
+            out = runs / "manual"
+            _wait_for(client, _trigger("reconcile/manual", cli_env, **inputs, out=str(out)),
+                      state)
             assert (out / "manifest.json").exists()
 
             _wait_for(client, _trigger("reconcile-nightly/nightly", cli_env), state)
-            assert (tmp_path / "nightly" / "manifest.json").exists()
+            assert (runs / "nightly" / "manifest.json").exists()
     finally:
         stopped = _serve("stop", state, env)
     assert stopped.returncode == 0, stopped.stderr
