@@ -77,6 +77,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         """Refuse bad options before anything runs; normalise region codes."""
         object.__setattr__(self, "regions", tuple(region_code(r) for r in self.regions))
+        check_regions_exist(self.regions)
         self.match_settings  # noqa: B018 -- refuses unknown or out-of-range settings now
         check_eligibility(self.eligibility)
         check_inputs(self)
@@ -112,6 +113,19 @@ def region_code(value: object) -> str:
         return ".".join(text[a:b] for a, b in ((0, 2), (2, 4), (4, 6), (6, 10)) if a < len(text))
     raise InputError(f"--region: {value!r:.60} is not a region code; use a province (17), "
                      "regency (17.01), district (17.01.02) or village (17.01.02.2001) code")
+
+
+def check_regions_exist(codes: tuple[str, ...]) -> None:
+    """A well-formed code that names no Kemendagri region would filter every row away."""
+    if not codes:
+        return
+    from reconcile.reference import load_regions
+
+    known = set(load_regions()["kode"])
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise InputError(f"--region: {', '.join(unknown)[:60]} is not a Kemendagri region "
+                         "code (no province, regency, district or village has it)")
 
 
 def check_inputs(config: RunConfig) -> None:

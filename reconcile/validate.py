@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from reconcile import db, reference
+from reconcile.errors import InputError
 from reconcile.ingest import REJECTS
 from reconcile.privacy import mask_sql
 from reconcile.tables import Table
@@ -165,10 +166,13 @@ BPS_EXTRA = """nullif(trim(r.id_individu), '') AS id_individu,
 def validate_inputs(con: duckdb.DuckDBPyConnection) -> dict:
     """Write clean_kemensos, clean_bps, clean_stats and quarantine; return counts by status."""
     install(con)
+    check_stats(con)
     db.run(con, clean_sql(Table.RAW_KEMENSOS, Table.CLEAN_KEMENSOS, KEMENSOS_EXTRA))
     db.run(con, clean_sql(Table.RAW_BPS, Table.CLEAN_BPS, BPS_EXTRA))
     _clean_stats(con)
     _quarantine(con)
+    check_register(con)
+    refuse_if_nothing_usable(con)
     from schemas.clean import check_clean  # pandera, lazily: every failure as data
 
     check_clean(con)
@@ -199,9 +203,79 @@ QUARANTINE_RULES = (
     (Table.CLEAN_STATS, "stats", "kode_wilayah IS NULL OR kode_wilayah NOT IN "
      f"(SELECT kode FROM {REGIONS})", "bad_region",
      "the region code is not a Kemendagri regency code", "kode_wilayah"),
-    (Table.CLEAN_STATS, "stats", "penduduk_miskin IS NULL", "bad_number",
-     "penduduk_miskin is not a number", "penduduk_miskin"),
 )
+
+SHOWN_ROWS = 3
+# The statistics file's own checks (raw text as read): a rule broken refuses the file, as
+# a count that is not a number, negative or doubled would make every estimate wrong.
+NUMBER = "try_cast(replace(trim({c}), ',', '') AS DOUBLE)"
+PERCENT = "try_cast(replace(trim({c}), ',', '.') AS DOUBLE)"
+STATS_RULES = (
+    # column, condition on raw_stats, what is wrong
+    ("penduduk_miskin", f"NOT coalesce(isfinite({NUMBER.format(c='penduduk_miskin')}), false)",
+     "is blank or not a number"),
+    ("penduduk_miskin", f"{NUMBER.format(c='penduduk_miskin')} < 0", "is negative"),
+    ("jumlah_penduduk", f"nullif(trim(jumlah_penduduk), '') IS NOT NULL AND NOT coalesce("
+     f"isfinite({NUMBER.format(c='jumlah_penduduk')}), false)", "is not a number"),
+    ("jumlah_penduduk", f"{NUMBER.format(c='jumlah_penduduk')} < 0", "is negative"),
+    ("penduduk_miskin", f"{NUMBER.format(c='penduduk_miskin')} > "
+     f"{NUMBER.format(c='jumlah_penduduk')}", "is more than jumlah_penduduk"),
+    *((c, f"nullif(trim({c}), '') IS NOT NULL AND NOT coalesce("
+          f"{PERCENT.format(c=c)} BETWEEN 0 AND 100, false)", "is not a percentage (0-100)")
+      for c in ("persen_miskin", "persen_miskin_ekstrem")),
+    ("kode_wilayah", "region_code(kode_wilayah) IN (SELECT region_code(kode_wilayah) "
+     f"FROM {Table.RAW_STATS} GROUP BY ALL HAVING count(*) > 1)",
+     "repeats (one row per regency: a second row would add to the BPS estimate)"),
+)
+
+
+def check_stats(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a statistics file that breaks its own rules (STATS_RULES), naming the file,
+    column and rows of each broken rule; values are not shown."""
+    broken = []
+    for column, condition, what in STATS_RULES:
+        found = con.execute(f"""
+            SELECT any_value(source_file), count(*),
+                   list(source_row ORDER BY source_row)[1:{SHOWN_ROWS}]
+            FROM {Table.RAW_STATS} WHERE {condition}""").fetchone()
+        if found[1]:
+            broken.append(f"  {column} {what}: {found[1]} row(s), e.g. "
+                          f"{', '.join(f'row {r}' for r in found[2])}")
+            file = found[0]
+    if broken:
+        raise InputError(f"{file}: the statistics fail their checks\n" + "\n".join(broken[:5])
+                         + "\n  Fix the file (one row per regency, counts as whole numbers)")
+
+
+def check_register(con: duckdb.DuckDBPyConnection) -> None:
+    """A register id given to two rows makes every link to it ambiguous: refused with
+    the rows (not the id, which may identify the person)."""
+    found = con.execute(f"""
+        SELECT any_value(source_file), count(*), sum(n),
+               list(rows ORDER BY rows[1])[1:{SHOWN_ROWS}]
+        FROM (SELECT any_value(source_file) AS source_file, count(*) AS n,
+                     list(source_row ORDER BY source_row)[1:2] AS rows
+              FROM {Table.CLEAN_BPS} GROUP BY id_individu HAVING count(*) > 1)""").fetchone()
+    if found[1]:
+        shown = "; ".join(" and ".join(f"row {r}" for r in rows) for rows in found[3])
+        raise InputError(f"{found[0]}: column id_individu repeats: {found[1]} id(s) given to "
+                         f"{found[2]} rows (e.g. {shown}); each person of the register "
+                         "needs an id of their own")
+
+
+def refuse_if_nothing_usable(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows were read but none can be used (every one quarantined): an empty register
+    would make every beneficiary 'not in register', so the run stops here."""
+    for table, source, what in ((Table.CLEAN_KEMENSOS, "kemensos", "beneficiary"),
+                                (Table.CLEAN_BPS, "bps", "register"),
+                                (Table.CLEAN_STATS, "stats", "statistics")):
+        if db.count(con, table):
+            continue
+        files, reasons = con.execute(f"""
+            SELECT string_agg(DISTINCT source_file, ', '), string_agg(DISTINCT reason_code, ', ')
+            FROM {Table.QUARANTINE} WHERE source = $source""", {"source": source}).fetchone()
+        raise InputError(f"{files or source}: no usable {what} row: every row was "
+                         f"quarantined ({reasons or 'none read'}); fix the file and run again")
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection) -> None:

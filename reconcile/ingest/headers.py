@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from reconcile.errors import InputError
+from reconcile.privacy import mask_text
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id_penerima": ("id_penerima", "iddtks", "id_dtks", "idartbdt", "no_peserta",
@@ -90,6 +91,7 @@ def resolve(label: str, role: str, headers: list[str], wanted: tuple[str, ...],
                 columns[canonical] = header
                 used.add(header)
                 break
+    _refuse_repeated(label, headers, [*columns.values()])
     parts = {part: found[normalise(a)] for part, aliases in REGION_PARTS.items()
              for a in aliases if normalise(a) in found and found[normalise(a)] not in used}
     parts = parts if len(parts) == len(REGION_PARTS) and "kode_wilayah" not in columns else {}
@@ -100,6 +102,17 @@ def resolve(label: str, role: str, headers: list[str], wanted: tuple[str, ...],
     return ColumnMap(columns, parts)
 
 
+def _refuse_repeated(label: str, headers: list[str], mapped: list[str]) -> None:
+    """A column the pipeline reads whose header appears twice (also as 'NIK' and 'nik'):
+    which one holds the data is a guess, so the file is refused."""
+    for header in mapped:
+        positions = [i + 1 for i, h in enumerate(headers) if normalise(h) == normalise(header)]
+        if len(positions) > 1:
+            raise InputError(f"{label}: {len(positions)} columns are headed {header!r:.40} "
+                             f"(columns {', '.join(map(str, positions[:5]))}); rename or "
+                             "remove all but one")
+
+
 def _missing_message(label: str, missing: list[str], overrides: dict[str, str],
                      headers: list[str]) -> str:
     lines = [f"{label}: required column(s) missing: {', '.join(missing)}."]
@@ -107,7 +120,11 @@ def _missing_message(label: str, missing: list[str], overrides: dict[str, str],
         tried = ([overrides[column]] if column in overrides else []) + [
             column, *ALIASES.get(column, ())]
         lines.append(f"  {column}: tried headers {', '.join(dict.fromkeys(tried))}")
-    lines.append(f"  headers found: {', '.join(map(str, headers)) or '(none)'}")
+    # a file without a header row has a record there: shown masked (NIKs, names)
+    data_row = any(re.search(r"[0-9]{8}", str(h)) for h in headers)
+    shown = [(mask_text(str(h)) if data_row else str(h))[:40] for h in headers[:30]]
+    lines.append(f"  headers found: {', '.join(shown) or '(none)'}"
+                 f"{' ...' if len(headers) > 30 else ''}")
     lines.append("  Fix: rename the column in the file, or map it in a mapping file "
                  "(--mapping headers.toml with [columns] nik = \"YOUR HEADER\").")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ LINE_BREAK = re.compile(r"\r\n|\n|\r")
 MAX_SPAN = 20          # physical lines one quoted value may span
 OPEN_QUOTE = "unexpected end of data"  # csv's error when a line ends inside quotes
 UNCLOSED = "unclosed quote: the line is read on its own"
+csv.field_size_limit(max(csv.field_size_limit(), 64 << 20))  # as long as the fast reader's
 
 
 @dataclass

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
+import logging
+import os
+import re
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -19,10 +27,24 @@ import pyarrow.parquet as pq
 from reconcile.errors import InputError
 from reconcile.ingest.lines import read_records
 
+log = logging.getLogger(__name__)
+
 DELIMITERS = (",", ";", "|", "\t")
 ROW = "__row"
 KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
          ".parquet": "parquet", ".pq": "parquet"}
+BLOCK_BYTES = 64 << 20   # the longest CSV record read (a longer one is a damaged file)
+# Workbooks: a sheet's XML inflates 5-30x; a zip bomb (kilobytes that inflate to gigabytes)
+# is refused before any reader allocates for it.
+XLSX_MAX_BYTES = 1 << 30          # uncompressed, all parts together
+XLSX_MAX_RATIO, XLSX_RATIO_FROM = 200, 16 << 20   # inflation refused above this size
+MIXED = "reconcile_utf8_cp1252"   # UTF-8, with any byte that is not UTF-8 as Windows-1252
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
+                           rb"|[\xf0-\xf4][\x80-\xbf]{3}")
+MAGIC = {b"PAR1": "a Parquet file", b"PK\x03\x04": "an Excel workbook (a zip file)"}
 
 
 @dataclass
@@ -45,23 +67,44 @@ def kind_of(path: Path) -> str:
     return kind
 
 
-def open_sheets(path: Path, options: dict, load: bool) -> list[Sheet]:
+def open_sheets(path: Path, options: dict, load: bool, label: str | None = None) -> list[Sheet]:
     """Every table in a file; with `load` False only headers are read (a cheap preflight).
-    The file exists and is a regular file (RunConfig checks that first)."""
-    if path.stat().st_size == 0:
+    `label` names the file in the tables (default: its name). A pipe, a device or a
+    folder is refused before it is opened (opening a pipe blocks for ever)."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file (a folder, pipe or device); "
+                         "give the file itself")
+    if info.st_size == 0:
         raise InputError(f"{path}: the file is empty; export it again")
     kind = kind_of(path)
+    _check_magic(path, kind)
+    label = label or path.name
     try:
         if kind == "csv":
-            return [_csv(path, options, load)]
+            return [_csv(path, options, load, label)]
         if kind == "xlsx":
-            return _xlsx(path, options, load)
-        return [_parquet(path, load)]
+            return _xlsx(path, options, load, label)
+        return [_parquet(path, load, label)]
     except InputError:
         raise
     except Exception as exc:  # a damaged file: say which and what to do
-        raise InputError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {exc}); "
-                         "open it in Excel or LibreOffice and save it again") from exc
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise InputError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {detail}); "
+                         "open it in Excel or LibreOffice and save it again") from None
+
+
+def _check_magic(path: Path, kind: str) -> None:
+    """A file whose first bytes say it is another kind than its name says is refused."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    found = next((what for magic, what in MAGIC.items() if head.startswith(magic)), None)
+    expected = {"csv": None, "xlsx": "an Excel workbook (a zip file)",
+                "parquet": "a Parquet file"}[kind]
+    if found != expected and (found or kind != "csv"):
+        what = found or "text, not " + (expected or "")
+        raise InputError(f"{path}: cannot be read as {kind}: named {path.suffix} but the "
+                         f"file is {what}; give it the right name (.csv, .xlsx or .parquet)")
 
 
 def detect_encoding(path: Path, declared: str | None) -> str:
@@ -70,22 +113,62 @@ def detect_encoding(path: Path, declared: str | None) -> str:
     SIKS-NG and regency offices export from Windows; a declared encoding is checked,
     never trusted blindly, so a wrong one stops the run with a clear message.
     """
-    head = path.open("rb").read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    candidates = [declared] if declared else ["utf-8", "cp1252", "latin-1"]
-    for encoding in candidates:
-        if _decodes(path, encoding):
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
             return encoding
-    raise InputError(f"{path}: cannot be decoded as {declared}; save it as UTF-8 or "
-                     "declare its encoding in the mapping file (encoding = \"cp1252\")")
+    if declared:
+        if _decodes(path, declared):
+            return declared
+        raise InputError(f"{path}: cannot be decoded as {declared}; save it as UTF-8 or "
+                         "declare its encoding in the mapping file (encoding = \"cp1252\")")
+    wide = wide_encoding(head)
+    if wide:  # UTF-16 or UTF-32 saved without a byte order mark
+        if _decodes(path, wide):
+            return wide
+        raise InputError(f"{path}: looks like {wide.upper()} text without a byte order "
+                         "mark but does not decode as it; save it as UTF-8")
+    if _decodes(path, "utf-8"):
+        return "utf-8"
+    if _has_utf8_sequences(path):
+        log.warning("%s: UTF-8 and Windows-1252 text mixed; each line read in its own",
+                    path.name)
+        return MIXED
+    return "cp1252" if _decodes(path, "cp1252") else "latin-1"
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """UTF-16 or UTF-32 (LE/BE) recognised without a BOM by where the zero bytes of
+    ASCII text fall, or None.
+
+    >>> wide_encoding("NIK,NAMA".encode("utf-16-le")), wide_encoding(b"NIK,NAMA")
+    ('utf-16-le', None)
+    """
+    n = len(head) // 4 * 4
+    if n < 8:
+        return None
+    quarter = n / 4
+    zeros = [head[i:n:4].count(0) / quarter for i in range(4)]
+    high, low = (z > 0.6 for z in zeros), (z < 0.1 for z in zeros)
+    pattern = tuple("h" if h else "l" if lo else "?" for h, lo in zip(high, low, strict=True))
+    return {("l", "h", "h", "h"): "utf-32-le", ("h", "h", "h", "l"): "utf-32-be",
+            ("l", "h", "l", "h"): "utf-16-le", ("h", "l", "h", "l"): "utf-16-be"}.get(pattern)
+
+
+def _has_utf8_sequences(path: Path) -> bool:
+    """Whether a file that is not valid UTF-8 still holds UTF-8 multi-byte characters (or
+    encoded surrogates): lines saved as UTF-8 mixed with lines saved as Windows-1252."""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            if UTF8_SEQUENCE.search(chunk) or re.search(rb"\xed[\xa0-\xbf][\x80-\xbf]", chunk):
+                return True
+    return False
 
 
 def _decodes(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
     try:
+        decoder = codecs.getincrementaldecoder(encoding)()
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 22), b""):
                 decoder.decode(chunk)
@@ -93,6 +176,40 @@ def _decodes(path: Path, encoding: str) -> bool:
     except (UnicodeDecodeError, LookupError):
         return False
     return True
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler of MIXED: a byte that is not UTF-8 is read as Windows-1252;
+    an encoded surrogate (never a character) becomes U+FFFD, so its row is quarantined."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    data, start = exc.object, exc.start
+    if data[start] == 0xED and start + 2 < len(data) and 0xA0 <= data[start + 1] <= 0xBF:
+        return "\ufffd", start + 3
+    try:
+        return bytes(data[start:start + 1]).decode("cp1252"), start + 1
+    except UnicodeDecodeError:
+        return "\ufffd", start + 1
+
+
+class _MixedDecoder(codecs.BufferedIncrementalDecoder):
+    def _buffer_decode(self, data, errors, final):
+        return codecs.utf_8_decode(data, "reconcile-cp1252", final)
+
+
+def _mixed_codec(name: str) -> codecs.CodecInfo | None:
+    if name != MIXED:
+        return None
+    return codecs.CodecInfo(
+        name=MIXED, encode=codecs.utf_8_encode,
+        decode=lambda data, errors="strict": codecs.utf_8_decode(data, "reconcile-cp1252", True),
+        incrementalencoder=codecs.getincrementalencoder("utf-8"),
+        incrementaldecoder=_MixedDecoder,
+        streamreader=codecs.getreader("utf-8"), streamwriter=codecs.getwriter("utf-8"))
+
+
+codecs.register_error("reconcile-cp1252", _cp1252_fallback)
+codecs.register(_mixed_codec)
 
 
 def _header_line(path: Path, encoding: str) -> str:
@@ -114,11 +231,11 @@ def detect_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv(path: Path, options: dict, load: bool) -> Sheet:
+def _csv(path: Path, options: dict, load: bool, label: str) -> Sheet:
     encoding = detect_encoding(path, options.get("encoding"))
     delimiter = options.get("delimiter") or detect_delimiter(_header_line(path, encoding))
     headers = next(csv.reader([_header_line(path, encoding)], delimiter=delimiter), [])
-    sheet = Sheet(path.name, headers)
+    sheet = Sheet(label, headers)
     if not load:
         return sheet
     names = [f"c{i}" for i in range(len(headers))]  # headers may repeat or be blank
@@ -130,21 +247,31 @@ def _csv(path: Path, options: dict, load: bool) -> Sheet:
         return "skip"
 
     # Serial parsing, so every skipped record reports its number (0.6 s per million rows).
-    table = pcsv.read_csv(
+    try:
+        table = _read_csv(path, encoding, delimiter, names, reject)
+    except pa.ArrowInvalid as exc:
+        if "straddling" not in str(exc) and "block size" not in str(exc):
+            raise
+        raise InputError(f"{path}: a record is longer than {BLOCK_BYTES >> 20} MB; the file "
+                         "is damaged: export it again") from None
+    if _spans_lines(table, rejects):  # a quote ran over line breaks: maybe unclosed
+        return _csv_by_lines(path, encoding, delimiter, sheet)
+    sheet.table = _with_rows(table.rename_columns(headers), skipped={r[0] for r in rejects})
+    sheet.rejects = rejects
+    return sheet
+
+
+def _read_csv(path: Path, encoding: str, delimiter: str, names: list[str], reject) -> pa.Table:
+    return pcsv.read_csv(
         path,
         read_options=pcsv.ReadOptions(encoding=encoding, use_threads=False, skip_rows=1,
-                                      column_names=names),
+                                      column_names=names, block_size=BLOCK_BYTES),
         parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                         invalid_row_handler=reject),
         convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                             strings_can_be_null=False,
                                             quoted_strings_can_be_null=False),
     )
-    if _spans_lines(table, rejects):  # a quote ran over line breaks: maybe unclosed
-        return _csv_by_lines(path, encoding, delimiter, sheet)
-    sheet.table = _with_rows(table.rename_columns(headers), skipped={r[0] for r in rejects})
-    sheet.rejects = rejects
-    return sheet
 
 
 def _spans_lines(table: pa.Table, rejects: list[tuple[int, str, str]]) -> bool:
@@ -176,16 +303,18 @@ def _with_rows(table: pa.Table, skipped: set[int], first: int = 2) -> pa.Table:
     return table.append_column(ROW, numbers)
 
 
-def _xlsx(path: Path, options: dict, load: bool) -> list[Sheet]:
+def _xlsx(path: Path, options: dict, load: bool, label: str) -> list[Sheet]:
     import fastexcel
 
+    check_workbook(path)
     reader = fastexcel.read_excel(path)
     names = [options["sheet"]] if options.get("sheet") else reader.sheet_names
     sheets = []
     for name in names:
         if name not in reader.sheet_names:
-            raise InputError(f"{path}: no sheet named {name!r}; sheets: {reader.sheet_names}")
-        label = path.name if len(reader.sheet_names) == 1 else f"{path.name}#{name}"
+            raise InputError(f"{path}: no sheet named {name!r:.60}; sheets: "
+                             f"{', '.join(reader.sheet_names)[:200]}")
+        sheet_label = label if len(reader.sheet_names) == 1 else f"{label}#{name}"
         probe = reader.load_sheet(name, n_rows=50)
         headers = [str(c.name) for c in probe.available_columns()]
         if not headers:
@@ -193,16 +322,106 @@ def _xlsx(path: Path, options: dict, load: bool) -> list[Sheet]:
         # Columns Excel holds as numbers have already lost digits past the 15th.
         numeric = frozenset(c.name for c in probe.available_columns()
                             if str(c.dtype) in ("float", "int"))
-        sheet = Sheet(label, headers, numeric_columns=numeric)
+        sheet = Sheet(sheet_label, headers, numeric_columns=numeric)
         if load:
             table = reader.load_sheet(name, dtypes="string").to_arrow()
             table = pa.Table.from_batches([table]) if isinstance(table, pa.RecordBatch) else table
+            table = _with_formulas(path, name, table)
             table = _with_rows(table.rename_columns(headers), skipped=set())
             sheet.table = table.filter(_not_blank(table))
         sheets.append(sheet)
     if not sheets:
         raise InputError(f"{path}: the workbook has no sheet with a header row")
     return sheets
+
+
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook that is not a zip, is damaged, or inflates past XLSX_MAX_BYTES
+    (a zip bomb), before any reader allocates for it. Sizes are read from the zip's
+    directory, and every part's checksum is verified while inflating it (bounded by the
+    size the directory claims), so a directory that lies about sizes is caught too."""
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: cannot be read as xlsx: the workbook (a zip file) is "
+                         "damaged; open it in Excel or LibreOffice and save it again")
+    try:
+        with zipfile.ZipFile(path) as book:
+            parts = book.infolist()
+            total = sum(p.file_size for p in parts)
+            swollen = [p for p in parts if p.file_size > XLSX_RATIO_FROM
+                       and p.file_size > XLSX_MAX_RATIO * max(p.compress_size, 1)]
+            if total > XLSX_MAX_BYTES or swollen:
+                raise InputError(
+                    f"{path}: the workbook would inflate to {total / (1 << 20):,.0f} MB "
+                    f"(limit {XLSX_MAX_BYTES >> 20} MB, at most {XLSX_MAX_RATIO}x per part); "
+                    "it is refused as a possible zip bomb: save the data as CSV")
+            damaged = book.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise InputError(f"{path}: the workbook is damaged ({exc}); save it again") from None
+    if damaged:
+        raise InputError(f"{path}: the workbook is damaged (part {damaged} does not match "
+                         "its checksum or size); save it again")
+
+
+CELL_FORMULA = re.compile(
+    rb'<c r="([A-Z]{1,3})([0-9]+)"[^>]*>(?:<f[^>]*/>|<f[^>]*>([^<]*)</f>)'
+    rb'(?:<v\s*/>|<v>([^<]*)</v>)?')
+DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})([0-9]+)')
+
+
+def _with_formulas(path: Path, sheet: str, table: pa.Table) -> pa.Table:
+    """Formula cells saved without their value (written by a program, never opened in
+    Excel) read as blank; keep each one's formula as text ("=SUM(A1:A3)") instead."""
+    with zipfile.ZipFile(path) as book:
+        member = _sheet_members(book).get(sheet)
+        if member is None or member not in book.namelist():
+            return table
+        xml = book.read(member)
+    if b"<f" not in xml:
+        return table
+    corner = DIMENSION.search(xml)
+    first_col = _column_index(corner.group(1)) if corner else 0
+    header_row = int(corner.group(2)) if corner else 1
+    patches: dict[int, tuple[list[int], list[str]]] = {}
+    for match in CELL_FORMULA.finditer(xml):
+        column, row, formula, cached = match.groups()
+        if cached:  # Excel saved the value: fastexcel read it
+            continue
+        i, j = int(row) - header_row - 1, _column_index(column) - first_col
+        if 0 <= i < table.num_rows and 0 <= j < table.num_columns:
+            rows, values = patches.setdefault(j, ([], []))
+            rows.append(i)
+            values.append("=" + html.unescape((formula or b"").decode("utf-8", "replace")))
+    for j, (rows, values) in patches.items():
+        column = table.column(j).to_numpy(zero_copy_only=False).astype(object)
+        column[np.array(rows)] = values
+        table = table.set_column(j, table.column_names[j], pa.array(column, pa.string()))
+    if patches:
+        log.warning("%s#%s: %d formula cell(s) without a saved value kept as formula text",
+                    path.name, sheet, sum(len(r) for r, _ in patches.values()))
+    return table
+
+
+def _sheet_members(book: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its XML part, from the workbook and its relationships."""
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    members = {}
+    for element in workbook.iter():
+        if element.tag.endswith("}sheet"):
+            rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
+            target = targets.get(rid, "")
+            members[element.get("name")] = (target.lstrip("/") if target.startswith("/")
+                                            else "xl/" + target)
+    return members
+
+
+def _column_index(letters: bytes) -> int:
+    """0 for A, 25 for Z, 26 for AA."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
 
 
 def _not_blank(table: pa.Table) -> pa.ChunkedArray:
@@ -217,9 +436,9 @@ def _not_blank(table: pa.Table) -> pa.ChunkedArray:
     return filled if filled is not None else pa.chunked_array([pa.array([True] * table.num_rows, pa.bool_())])
 
 
-def _parquet(path: Path, load: bool) -> Sheet:
+def _parquet(path: Path, load: bool, label: str) -> Sheet:
     schema = pq.read_schema(path)
-    sheet = Sheet(path.name, list(schema.names),
+    sheet = Sheet(label, list(schema.names),
                   numeric_columns=frozenset(f.name for f in schema
                                             if pa.types.is_floating(f.type)))
     if load:

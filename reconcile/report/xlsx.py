@@ -53,6 +53,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_START_RE = "^[=+@\\t\\r-]"
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 BATCH_ROWS = 50_000
+NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")  # openpyxl lets these through
 BOLD = Font(bold=True)
 REGION_HEADERS = {"level": "Tingkat / Level", **REGION_COLUMNS, **DESIL_COLUMNS}
 
@@ -67,7 +68,7 @@ def neutralise(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    value = NOT_XML.sub("", ILLEGAL_CHARACTERS_RE.sub("", value))
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
@@ -240,7 +241,7 @@ def _write_category(sheet: WriteOnlyWorksheet, rows: int) -> None:
 def _xml_text_sql(expression: str) -> str:
     """An inline-string cell: XML-escaped, characters XML forbids removed."""
     clean = (f"replace(replace(replace(regexp_replace({expression}, "
-             f"'[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]', '', 'g'), '&', '&amp;'), "
+             f"'[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\ufffe\uffff]', '', 'g'), '&', '&amp;'), "
              f"'<', '&lt;'), '>', '&gt;')")
     return (f"coalesce('<c t=\"inlineStr\"><is><t xml:space=\"preserve\">' || {clean} "
             f"|| '</t></is></c>', '<c/>')")
