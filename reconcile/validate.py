@@ -225,7 +225,7 @@ STATS_RULES = (
       for c in ("persen_miskin", "persen_miskin_ekstrem")),
     ("kode_wilayah", "region_code(kode_wilayah) IN (SELECT region_code(kode_wilayah) "
      f"FROM {Table.RAW_STATS} GROUP BY ALL HAVING count(*) > 1)",
-     "repeats (one row per regency: a second row would add to the BPS estimate)"),
+     "repeats (one row per regency: a second would add to the BPS estimate)"),
 )
 
 
@@ -239,12 +239,11 @@ def check_stats(con: duckdb.DuckDBPyConnection) -> None:
                    list(source_row ORDER BY source_row)[1:{SHOWN_ROWS}]
             FROM {Table.RAW_STATS} WHERE {condition}""").fetchone()
         if found[1]:
-            broken.append(f"  {column} {what}: {found[1]} row(s), e.g. "
+            broken.append(f"column {column} {what} in {found[1]} row(s), e.g. "
                           f"{', '.join(f'row {r}' for r in found[2])}")
             file = found[0]
     if broken:
-        raise InputError(f"{file}: the statistics fail their checks\n" + "\n".join(broken[:5])
-                         + "\n  Fix the file (one row per regency, counts as whole numbers)")
+        raise InputError(f"{file}: {'; '.join(broken[:3])}; fix the statistics and run again")
 
 
 def check_register(con: duckdb.DuckDBPyConnection) -> None:

@@ -153,3 +153,14 @@ def test_missing_column_message_names_file_column_aliases_and_headers(ingest, tm
     for expected in ("kemensos_pkh.csv", "nik", "nik_ktp", "nomor_nik",
                      "headers found: NO, NAMA_PENERIMA, ALAMAT", "--mapping"):
         assert expected in message, expected
+
+
+def test_rows_dropped_in_one_file_leave_no_rid_to_the_next(ingest, tmp_path):
+    first, second = tmp_path / "kemensos_pkh.csv", tmp_path / "kemensos_blt.csv"
+    first.write_text("NIK,NAMA\n1771014101900001,SITI\nNIK,NAMA\n1771010505850002,BUDI\n")
+    second.write_text("NIK,NAMA\n1771014101900001,SITI\n")
+
+    con, rows = ingest(first, second)
+
+    rids = [r[0] for r in con.execute("SELECT rid FROM raw_kemensos").fetchall()]
+    assert len(rids) == len(set(rids)) == 3 and rows["kemensos_pkh.csv"] == 3
