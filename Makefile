@@ -26,7 +26,7 @@ $(UV):
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --all-extras --quiet
+	$(UV) sync --locked --all-extras --quiet --compile-bytecode  # Prefect starts 2x faster
 	@touch $@
 
 install: $(VENV)/.synced  ## create .venv from the lock file (uv, a few seconds)
