@@ -87,7 +87,7 @@ def _harder(rows: list[dict]) -> list[dict]:
 
 
 def _broken_register(inbox: Path, target: Path) -> Path:
-    """The register with two rows sharing one id, itself a NIK: it fails its contract."""
+    """The register with two rows sharing one id, itself a NIK: it is refused."""
     target.mkdir()
     for path in inbox.iterdir():
         (target / path.name).write_bytes(path.read_bytes())
@@ -286,7 +286,7 @@ def test_personal_data_stays_in_the_identified_outputs(small_data, tmp_path):
 
     broken = _broken_register(inbox, tmp_path / "broken")
     failed = _run(_command(broken, out, "--force"), root)
-    assert failed.returncode != 0 and "clean_bps breaks its contract" in failed.stderr
+    assert failed.returncode != 0 and "id_individu repeats" in failed.stderr
     assert not _found(failed.stdout + failed.stderr, numbers, names) and word not in (
         failed.stdout + failed.stderr)
     after_fail = _check(work, search, IDENTIFIED)
