@@ -125,7 +125,7 @@ def _match_by_province(run: Run, dask_address: str | None) -> Run:
     with _task_runner(run.config.workers, dask_address) as runner:
         futures = runner.map(tasks.match_partition, {
             "path": paths, "threads": unmapped(partition.THREADS),
-            "memory_limit": unmapped(run.config.memory_limit),
+            "memory_limit": unmapped(run.config.partition_memory_limit),
             "matching": unmapped(run.config.matching)})
         per_partition = [future.result() for future in futures]
     return tasks.combine_partitions(run, per_partition)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
 
-from reconcile import db, privacy, publish
+from reconcile import db, privacy, publish, resources
 from reconcile.discrepancies import ReportSettings
 from reconcile.errors import InputError
 from reconcile.match.settings import MatchSettings
@@ -35,8 +35,11 @@ class RunConfig:
         mapping: optional header-mapping file for exports with unusual headers.
         pseudonymise: write the analysts' Parquet with identifiers as HMAC tokens and
             quasi-identifiers generalised (key in RECONCILE_HMAC_KEY, checked here).
-        threads: DuckDB threads (default: all cores).
-        memory_limit: DuckDB memory limit, e.g. "3GB".
+        threads: DuckDB threads (default: every core, reconcile.resources).
+        memory_limit: DuckDB memory limit, e.g. "8GB" (default: 60% of the machine's
+            memory, shared by the partitions matched at once).
+        temp_dir: where DuckDB spills what does not fit in memory (default: beside the
+            work database, in the output folder's parent); owner-only like the rest.
         regions: keep only these region codes ("17", "17.01", "1701"; normalised to the
             dotted form); empty = all.
         eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
@@ -63,7 +66,8 @@ class RunConfig:
     mapping: Path | None = None
     pseudonymise: bool = False
     threads: int | None = None
-    memory_limit: str | None = "3GB"
+    memory_limit: str | None = None
+    temp_dir: Path | None = None
     regions: tuple[str, ...] = ()
     eligibility: dict = field(default_factory=dict)
     force: bool = False
@@ -83,6 +87,7 @@ class RunConfig:
         check_inputs(self)
         db.sql_path(self.out)
         check_retention(self.retention_days)
+        check_memory_limit(self.memory_limit)
         publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
         if self.pseudonymise:
             privacy.hmac_key()
@@ -99,9 +104,24 @@ class RunConfig:
             raise InputError(f"matching: {exc}") from None
 
     @property
+    def partition_memory_limit(self) -> str:
+        """DuckDB's limit for one of the partitions matched at once (`workers`)."""
+        return self.memory_limit or resources.default_memory_limit(parts=max(1, self.workers))
+
+    @property
     def inputs(self) -> tuple[Path, ...]:
         """Every input file of the run."""
         return (*self.kemensos, self.bps, self.stats)
+
+
+MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def check_memory_limit(value: str | None) -> None:
+    """A memory limit DuckDB understands ("8GB", "512MiB"), refused here otherwise."""
+    if value is not None and not (isinstance(value, str) and MEMORY.fullmatch(value.strip())):
+        raise InputError(f"memory_limit: {value!r:.40} is not a size such as '8GB' or "
+                         "'512MiB'")
 
 
 def region_code(value: object) -> str:

@@ -62,7 +62,10 @@ class Run:
 
     @property
     def spill_dir(self) -> Path:
-        """Where DuckDB spills what does not fit in memory (DuckDB's default folder)."""
+        """Where DuckDB spills what does not fit in memory: a folder of this run in the
+        configured temp_dir, else DuckDB's default beside the work database."""
+        if self.config.temp_dir:
+            return Path(self.config.temp_dir) / f"reconcile-spill-{self.run_id}"
         return self.work_db.with_name(self.work_db.name + ".tmp")
 
     @contextmanager
@@ -72,7 +75,8 @@ class Run:
         started = time.perf_counter()
         with resources.measured(self.spill_dir) as use:
             con = db.connect(self.work_db, threads=self.config.threads,
-                             memory_limit=self.config.memory_limit)
+                             memory_limit=self.config.memory_limit,
+                             temp_directory=self.spill_dir)
             try:
                 yield con
             finally:
@@ -157,7 +161,7 @@ def match_partitions_here(run: Run, paths: list[Path]) -> list[dict]:
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(lambda p: partition.match_partition(
-            p, threads=partition.THREADS, memory_limit=run.config.memory_limit,
+            p, threads=partition.THREADS, memory_limit=run.config.partition_memory_limit,
             matching=run.config.matching), paths))
     run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
     return results

@@ -31,9 +31,10 @@ def machine_memory_bytes() -> int:
     return min(physical, int(text)) if text.isdigit() else physical
 
 
-def default_memory_limit() -> str:
-    """DuckDB's memory limit when none is configured: MEMORY_SHARE of the machine."""
-    return f"{int(machine_memory_bytes() * MEMORY_SHARE) // 2**20}MB"
+def default_memory_limit(parts: int = 1) -> str:
+    """DuckDB's memory limit when none is configured: MEMORY_SHARE of the machine,
+    split between `parts` databases working at once (partitions)."""
+    return f"{int(machine_memory_bytes() * MEMORY_SHARE / max(parts, 1)) // 2**20}MB"
 
 
 def default_threads() -> int:

@@ -39,3 +39,32 @@ def test_a_stage_reports_its_largest_spill_even_when_the_files_are_gone(tmp_path
     assert 2.9 < use.spill_peak_mb < 3.1
     assert use.peak_rss_mb >= 64
     assert set(use.recorded()) == {"peak_rss_mb", "spill_peak_mb"}
+
+
+def test_a_run_records_each_stage_and_spills_into_the_configured_folder(
+        small_data, run_config, tmp_path):
+    import json
+
+    from reconcile.pipeline import run_pipeline
+
+    spill_root = tmp_path / "spill"
+    spill_root.mkdir()
+    config = run_config(small_data, tmp_path / "out", temp_dir=spill_root,
+                        memory_limit="256MB")
+    result = run_pipeline(config)
+    used = json.loads((tmp_path / "out" / "manifest.json").read_text())["resources"]
+    assert {"ingest", "validate", "match", "discrepancies"} <= set(used)
+    assert all(u["peak_rss_mb"] > 0 for u in used.values())
+    assert result["run_id"] and list(spill_root.iterdir()) == []  # removed with the run
+
+
+def test_a_bad_memory_limit_is_refused_before_the_run(small_data, run_config, tmp_path):
+    import pytest
+
+    from reconcile.errors import InputError
+
+    with pytest.raises(InputError, match="memory_limit"):
+        run_config(small_data, tmp_path / "out", memory_limit="lots")
+    config = run_config(small_data, tmp_path / "out", workers=4)
+    parts = int(config.partition_memory_limit.removesuffix("MB"))
+    assert abs(parts * 4 - int(resources.default_memory_limit().removesuffix("MB"))) <= 4
