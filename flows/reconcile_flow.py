@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -11,10 +12,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import served_paths, tasks
 from flows.artifacts import publish_artifacts
 from flows.temporary_server import seconds_since_process_start
-from reconcile import partition
 from reconcile.config import RunConfig
 from reconcile.errors import RunRefused
-from reconcile.pipeline import Run, open_run, partitioned
+from reconcile.pipeline import PartitionMapper, Run, open_run
 
 
 @flow(name="reconcile", log_prints=False)
@@ -79,11 +79,9 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         if startup is not None:
             run.timings["startup"] = round(startup, 3)
         logger.info("run %s: %d Kemensos file(s) -> %s", run.run_id, len(kemensos), out)
+        run.map_partitions = _partition_mapper(run.config.workers, dask_address)
         for stage_task in tasks.STAGES:
-            if stage_task.name == "match" and partitioned(run):
-                run.take(_match_by_province(run, dask_address))
-            else:
-                run.take(stage_task(run))
+            run.take(stage_task(run))
     result = run.result()
     publish_artifacts(config.out, result)
     return result
@@ -119,13 +117,14 @@ def _task_runner(workers: int, dask_address: str | None):
     return ThreadPoolTaskRunner(max_workers=max(1, workers))
 
 
-def _match_by_province(run: Run, dask_address: str | None) -> Run:
-    """Split by province, match the provinces concurrently, combine with the NIK pass."""
-    run, paths = tasks.split_partitions(run)
-    with _task_runner(run.config.workers, dask_address) as runner:
-        futures = runner.map(tasks.match_partition, {
-            "path": paths, "threads": unmapped(partition.THREADS),
-            "memory_limit": unmapped(run.config.partition_memory_limit),
-            "matching": unmapped(run.config.matching)})
-        per_partition = [future.result() for future in futures]
-    return tasks.combine_partitions(run, per_partition)
+def _partition_mapper(workers: int, dask_address: str | None) -> PartitionMapper:
+    """The match stage's provinces as Prefect tasks: threads here, or the Dask cluster."""
+    def map_partitions(run: Run, paths: list) -> list[dict]:
+        with _task_runner(workers, dask_address) as runner:
+            # the run without this closure: a Dask worker receives it pickled
+            shipped = dataclasses.replace(run, map_partitions=None)
+            futures = runner.map(tasks.match_partition,
+                                 {"run": unmapped(shipped), "path": paths})
+            return [future.result() for future in futures]
+
+    return map_partitions

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from reconcile import outputs, partition, pipeline
+from reconcile import outputs, pipeline
 from reconcile.errors import InputError
 
 
@@ -40,45 +40,24 @@ def unchanged_run(config, lineage: dict) -> dict | None:
     return outputs.unchanged_run(config, lineage)
 
 
-def _stage(name: str, stage_fn, io: bool = False):
-    """A Prefect task running one pipeline stage."""
-    options = IO_RETRIES if io else {}
+def stage_task(stage: pipeline.Stage):
+    """A Prefect task running one pipeline stage, named as the stage."""
+    options = IO_RETRIES if stage.io else {}
 
-    @task(name=name, cache_policy=NO_CACHE, **options)
+    @task(name=stage.name, cache_policy=NO_CACHE, **options)
     def run_stage(run: pipeline.Run) -> pipeline.Run:
-        stage_fn(run)
+        stage.run(run)
         return run
 
-    run_stage.__doc__ = stage_fn.__doc__
+    run_stage.__doc__ = stage.run.__doc__
     return run_stage
 
 
-STAGES = (
-    _stage("ingest", pipeline.ingest, io=True),
-    _stage("validate", pipeline.validate),
-    _stage("scope", pipeline.scope),
-    _stage("match", pipeline.link),
-    _stage("discrepancies", pipeline.report),
-    _stage("outputs", pipeline.write_outputs, io=True),
-)
-
-
-@task(name="split by province", cache_policy=NO_CACHE)
-def split_partitions(run: pipeline.Run) -> tuple[pipeline.Run, list]:
-    """Each province's clean rows in its own work database."""
-    return run, pipeline.split_partitions(run)
+# The pipeline's one list of stages, as tasks.
+STAGES = tuple(stage_task(stage) for stage in pipeline.STAGES)
 
 
 @task(name="match province", cache_policy=NO_CACHE)
-def match_partition(path, threads: int | None, memory_limit: str | None,
-                    matching: dict | None = None) -> dict:
+def match_partition(run: pipeline.Run, path) -> dict:
     """Match one province; runs wherever the task runner puts it (thread or Dask worker)."""
-    return partition.match_partition(path, threads=threads, memory_limit=memory_limit,
-                                     matching=matching)
-
-
-@task(name="combine provinces", cache_policy=NO_CACHE)
-def combine_partitions(run: pipeline.Run, per_partition: list[dict]) -> pipeline.Run:
-    """Gather the provinces' results and link people who moved, by NIK."""
-    pipeline.combine_partitions(run, per_partition)
-    return run
+    return pipeline.match_one_partition(run, path)

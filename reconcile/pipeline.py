@@ -1,7 +1,10 @@
-"""The pipeline's stages, each a plain function over the run's DuckDB work database.
+"""The pipeline: one ordered list of stages (`STAGES`) over the run's DuckDB work database.
 
-`flows/` runs these as Prefect tasks; `run_pipeline` runs them in-process (benchmarks,
-tests). Each stage reads the previous stage's tables and writes its own (tables.py).
+ingest -> validate -> scope -> match -> discrepancies -> outputs. Each stage reads the
+previous stage's tables and writes its own (tables.py). `run_pipeline` runs the list in
+this process; the Prefect flow (flows/reconcile_flow.py) runs the same list as tasks
+named after the stages. The stage names are the run log's, the manifest's timings' and
+the flow's task names. Both run inside `open_run` (lineage, lock, staging, log, publish).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,16 +34,22 @@ from schemas.std import Standardised
 
 log = logging.getLogger(__name__)
 
+# Matches the province partitions (their work databases) and returns each one's stats:
+# threads here (`in_threads`), Prefect tasks on threads or a Dask cluster in the flow.
+PartitionMapper = Callable[["Run", list[Path]], list[dict]]
+
 
 @dataclass
 class Run:
-    """One run in progress: where it writes and what it has measured so far."""
+    """One run in progress: where it writes and what it has measured so far, and how its
+    partitions are matched when it has several (threads here unless the caller says)."""
 
     config: RunConfig
     run_id: str
     stage_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
     facts: dict = field(default_factory=dict)
+    map_partitions: PartitionMapper | None = None
 
     def result(self) -> dict:
         """What a finished run reports: where its outputs are, its summary and timings."""
@@ -139,9 +148,14 @@ def partitioned(run: Run) -> bool:
 
 
 def link(run: Run) -> None:
-    """Deduplicate Kemensos rows into persons and link each person to the register."""
+    """Deduplicate Kemensos rows into persons and link each person to the register;
+    province by province (`run.map_partitions`) when the data spans several."""
     if partitioned(run):
-        combine_partitions(run, match_partitions_here(run, split_partitions(run)))
+        paths = split_partitions(run)
+        started = time.perf_counter()
+        per_partition = (run.map_partitions or in_threads)(run, paths)
+        run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
+        combine_partitions(run, per_partition)
         return
     with run.connect("match") as con:
         run.facts["match"] = match(con, run.config.match_settings)
@@ -155,16 +169,18 @@ def split_partitions(run: Run) -> list[Path]:
         return partition.export_all(con, run.parts_dir)
 
 
-def match_partitions_here(run: Run, paths: list[Path]) -> list[dict]:
-    """Match the provinces in this process, `workers` at a time."""
-    workers = max(1, run.config.workers)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(lambda p: partition.match_partition(
-            p, threads=partition.THREADS, memory_limit=run.config.partition_memory_limit,
-            matching=run.config.matching), paths))
-    run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
-    return results
+def match_one_partition(run: Run, path: Path) -> dict:
+    """Match one province's database with this run's settings (anywhere: a thread, a
+    Prefect task, a Dask worker sharing the disk)."""
+    return partition.match_partition(path, threads=partition.THREADS,
+                                     memory_limit=run.config.partition_memory_limit,
+                                     matching=run.config.matching)
+
+
+def in_threads(run: Run, paths: list[Path]) -> list[dict]:
+    """The default PartitionMapper: the provinces in this process, `workers` at a time."""
+    with ThreadPoolExecutor(max(1, run.config.workers)) as pool:
+        return list(pool.map(lambda path: match_one_partition(run, path), paths))
 
 
 def combine_partitions(run: Run, per_partition: list[dict]) -> None:
@@ -212,7 +228,24 @@ def write_outputs(run: Run) -> dict:
     return summary
 
 
-STAGES = (ingest, validate, scope, link, report, write_outputs)
+@dataclass(frozen=True)
+class Stage:
+    """One step of the pipeline: its name (run log, manifest timings, the flow's task),
+    its function, and whether it reads or writes files (the flow retries those)."""
+
+    name: str
+    run: Callable[[Run], object]
+    io: bool = False
+
+
+STAGES = (
+    Stage("ingest", ingest, io=True),
+    Stage("validate", validate),
+    Stage("scope", scope),
+    Stage("match", link),
+    Stage("discrepancies", report),
+    Stage("outputs", write_outputs, io=True),
+)
 
 
 @contextmanager
@@ -245,8 +278,8 @@ def run_pipeline(config: RunConfig) -> dict:
         log.info("inputs unchanged since run %s; nothing to do", previous["run_id"])
         return previous
     with open_run(config, lineage) as run:
-        for stage_fn in STAGES:
-            stage_fn(run)
+        for stage in STAGES:
+            stage.run(run)
     return run.result()
 
 

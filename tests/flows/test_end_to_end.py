@@ -135,3 +135,26 @@ def test_partition_values_read_back_as_text_in_duckdb_and_pandas(run_result):
     assert "17.10" in {code for _, code in kinds} or all("." in c for _, c in kinds)
     codes = pd.read_parquet(out / "reconciled.parquet", columns=["kode_kabupaten"])
     assert set(codes["kode_kabupaten"].astype(str)) == {code for _, code in kinds}
+
+
+def _table(out: Path, name: str) -> list[tuple]:
+    return duckdb.execute("SELECT * FROM read_parquet($glob) ORDER BY ALL",
+                          {"glob": str(out / name / "**" / "*.parquet")
+                           if (out / name).is_dir() else str(out / name)}).fetchall()
+
+
+def test_the_flow_and_run_pipeline_are_one_spine(run_result, small_data, run_config,
+                                                tmp_path):
+    """The flow's tasks are the pipeline's stages, by name, and give the same outputs."""
+    from flows import tasks
+    from reconcile.pipeline import STAGES, run_pipeline
+
+    flow_out, flow_result = run_result
+    here = run_pipeline(run_config(small_data, tmp_path / "here"))
+    names = [stage.name for stage in STAGES]
+    assert [task.name for task in tasks.STAGES] == names
+    for result in (flow_result, here):  # the manifest's timings name the same stages
+        assert [n for n in result["timings"] if n in names] == names
+    for table in ("reconciled.parquet", "discrepancies.parquet", "region_summary.parquet",
+                  "quarantine.parquet"):
+        assert _table(tmp_path / "here", table) == _table(flow_out, table), table
