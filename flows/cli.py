@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retention-days", type=int, metavar="DAYS",
                      help="delete published versions older than DAYS when a run publishes "
                           "(at most the newest three are kept in any case)")
+    run.add_argument("--memory-limit", metavar="SIZE",
+                     help="DuckDB memory limit, e.g. 8GB (default: 60%% of the machine)")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="DuckDB threads (default: every core)")
+    run.add_argument("--temp-dir", type=Path, metavar="DIR",
+                     help="where DuckDB spills what does not fit in memory (default: "
+                          "beside the work database)")
     run.add_argument("--partition-by", choices=["province", "none"], default="province",
                      help="match province by province when the data spans several "
                           "(default), or all rows in one matcher (none)")
@@ -161,7 +168,9 @@ def _run(args: argparse.Namespace) -> int:
               "force": args.force, "partition_by": args.partition_by,
               "workers": args.workers, "k_anonymity": args.k_anonymity,
               "matching": _matching(args), "public_reports": args.public_reports,
-              "retention_days": args.retention_days}
+              "retention_days": args.retention_days, "memory_limit": args.memory_limit,
+              "threads": args.threads,
+              "temp_dir": str(args.temp_dir) if args.temp_dir else None}
     run_config(**params)  # refuse bad options here, before the flow starts
     if server is not None:
         _import_while_waiting()

@@ -25,7 +25,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    workers: int | None = None,
                    dask_address: str | None = None, k_anonymity: int = 5,
                    matching: dict | None = None, public_reports: bool = False,
-                   retention_days: int | None = None) -> dict:
+                   retention_days: int | None = None, memory_limit: str | None = None,
+                   threads: int | None = None, temp_dir: str | None = None) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -52,6 +53,9 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
             owner-only.
         retention_days: delete published versions older than this many days when a run
             publishes (besides keeping only the newest three); recorded in the manifest.
+        memory_limit: DuckDB memory limit, e.g. "8GB" (default: 60% of the machine).
+        threads: DuckDB threads (default: every core).
+        temp_dir: where DuckDB spills (default: beside the work database).
 
     Runs started through `make serve` read only from RECONCILE_INBOX and write only under
     RECONCILE_OUTPUTS_ROOT (flows.served_paths); anything else is refused before any work.
@@ -60,6 +64,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
     if served_paths.enforced():  # anyone who can start a deployment chooses these parameters
         if dask_address:
             raise RunRefused("dask_address: served runs use RECONCILE_DASK_ADDRESS only")
+        if temp_dir:  # spill files hold every NIK and name of the inputs
+            raise RunRefused("temp_dir: served runs spill beside their work database only")
         paths = served_paths.check_run(kemensos, bps, stats, out, mapping)
         kemensos, bps, stats, out, mapping = (paths[k] for k in (
             "kemensos", "bps", "stats", "out", "mapping"))
@@ -67,7 +73,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                         pseudonymise=pseudonymise, regions=regions, eligibility=eligibility,
                         force=force, partition_by=partition_by, workers=workers,
                         k_anonymity=k_anonymity, matching=matching,
-                        public_reports=public_reports, retention_days=retention_days)
+                        public_reports=public_reports, retention_days=retention_days,
+                        memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -91,7 +98,9 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                pseudonymise: bool, regions: list[str] | None, eligibility: dict | None,
                force: bool, partition_by: str | None, workers: int | None,
                k_anonymity: int, matching: dict | None = None,
-               public_reports: bool = False, retention_days: int | None = None) -> RunConfig:
+               public_reports: bool = False, retention_days: int | None = None,
+               memory_limit: str | None = None, threads: int | None = None,
+               temp_dir: str | None = None) -> RunConfig:
     """The flow's parameters as a checked RunConfig (InputError for a bad value), so the
     CLI can refuse bad options before Prefect starts, exactly as the flow would."""
     if isinstance(regions, str):  # one code given where a list was meant
@@ -104,7 +113,9 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                      partition_by=None if partition_by in (None, "none") else partition_by,
                      workers=workers or os.cpu_count() or 1, k_anonymity=k_anonymity,
                      matching={} if matching is None else matching,
-                     public_reports=bool(public_reports), retention_days=retention_days)
+                     public_reports=bool(public_reports), retention_days=retention_days,
+                     memory_limit=memory_limit, threads=threads,
+                     temp_dir=Path(temp_dir) if temp_dir else None)
 
 
 def _task_runner(workers: int, dask_address: str | None):

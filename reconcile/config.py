@@ -88,6 +88,11 @@ class RunConfig:
         db.sql_path(self.out)
         check_retention(self.retention_days)
         check_memory_limit(self.memory_limit)
+        if self.threads is not None and (isinstance(self.threads, bool)
+                                         or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise InputError(f"threads: {self.threads!r:.20} is not a whole number of at "
+                             "least 1")
         publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
         if self.pseudonymise:
             privacy.hmac_key()
