@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retention-days", type=int, metavar="DAYS",
                      help="delete published versions older than DAYS when a run publishes "
                           "(at most the newest three are kept in any case)")
+    run.add_argument("--read-group", metavar="GROUP",
+                     help="a group of yours (e.g. the analysts') that may read the "
+                          "published outputs; the identity state stays owner-only")
     run.add_argument("--memory-limit", metavar="SIZE",
                      help="DuckDB memory limit, e.g. 8GB (default: 60%% of the machine)")
     run.add_argument("--threads", type=int, metavar="N",
@@ -170,7 +173,8 @@ def _run(args: argparse.Namespace) -> int:
               "matching": _matching(args), "public_reports": args.public_reports,
               "retention_days": args.retention_days, "memory_limit": args.memory_limit,
               "threads": args.threads,
-              "temp_dir": str(args.temp_dir) if args.temp_dir else None}
+              "temp_dir": str(args.temp_dir) if args.temp_dir else None,
+              "read_group": args.read_group}
     run_config(**params)  # refuse bad options here, before the flow starts
     if server is not None:
         _import_while_waiting()

@@ -40,6 +40,8 @@ class RunConfig:
             memory, shared by the partitions matched at once).
         temp_dir: where DuckDB spills what does not fit in memory (default: beside the
             work database, in the output folder's parent); owner-only like the rest.
+        read_group: a group of yours (the analysts') that may read the published
+            outputs (files 0640, folders 0750); the identity state stays owner-only.
         regions: keep only these region codes ("17", "17.01", "1701"; normalised to the
             dotted form); empty = all.
         eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
@@ -68,6 +70,7 @@ class RunConfig:
     threads: int | None = None
     memory_limit: str | None = None
     temp_dir: Path | None = None
+    read_group: str | None = None
     regions: tuple[str, ...] = ()
     eligibility: dict = field(default_factory=dict)
     force: bool = False
@@ -88,6 +91,8 @@ class RunConfig:
         db.sql_path(self.out)
         check_retention(self.retention_days)
         check_memory_limit(self.memory_limit)
+        if self.read_group is not None:
+            publish.group_id(self.read_group)
         if self.threads is not None and (isinstance(self.threads, bool)
                                          or not isinstance(self.threads, int)
                                          or self.threads < 1):

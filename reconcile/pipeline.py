@@ -105,7 +105,8 @@ class Run:
         """Publish the staged outputs, pruning the versions the manifest names."""
         return publish.publish(self.stage_dir, self.config.out, self.run_id,
                                self.config.public_reports,
-                               self.facts["retention"]["pruned_versions"])
+                               self.facts["retention"]["pruned_versions"],
+                               self.config.read_group)
 
     def remove_work_files(self) -> None:
         """The work database (every NIK and name of the inputs) with its write-ahead log

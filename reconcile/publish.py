@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import grp
 import os
 import re
 import shutil
@@ -248,12 +249,14 @@ def _started(name: str) -> datetime:
 
 
 def publish(stage: Path, out: Path, run_id: str, public_reports: bool = False,
-            pruned: list[str] | None = None) -> Path:
+            pruned: list[str] | None = None, read_group: str | None = None) -> Path:
     """Make `stage` the content of `out` in one atomic step; return the version folder.
     Then delete the versions `pruned` (to_prune's, as the manifest records them)."""
     pruned = to_prune(out) if pruned is None else pruned
     final = versions_dir(out) / run_id
     set_modes(stage, public_reports)
+    if read_group:
+        grant_group_read(stage, read_group)
     _clear_way(out)
     os.rename(stage, final)
     (versions_dir(out) / MARKER).write_text("made by reconcile: the folder beside it is its "
@@ -281,6 +284,37 @@ def set_modes(stage: Path, public_reports: bool) -> None:
             (stage / name).chmod(PUBLIC_FILE)
     else:
         stage.parent.chmod(PRIVATE_FOLDER)
+
+
+def group_id(name: str) -> int:
+    """The id of a group this user belongs to (only such a group can be granted read
+    access to the outputs); InputError otherwise."""
+    try:
+        gid = grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise InputError(f"read_group: no group named {name!r:.40} on this machine") from None
+    if gid not in (os.getgid(), *os.getgroups()):
+        raise InputError(f"read_group: you are not a member of {name!r:.40}; only your own "
+                         "groups can be granted read access")
+    return gid
+
+
+def grant_group_read(stage: Path, name: str) -> None:
+    """Let the members of one configured group read the published outputs (the analysts'
+    group): files 0640 and folders 0750 of that group. Others still get nothing, and the
+    identity state and work files stay owner-only."""
+    gid = group_id(name)
+    for folder in (stage.parent, stage):
+        os.chown(folder, -1, gid)
+        folder.chmod(folder.stat().st_mode & 0o777 | 0o050)
+    for folder, _dirs, files in os.walk(stage):
+        os.chown(folder, -1, gid)
+        os.chmod(folder, os.stat(folder).st_mode & 0o777 | 0o050)
+        for name_ in files:
+            path = os.path.join(folder, name_)
+            if not os.path.islink(path):
+                os.chown(path, -1, gid)
+                os.chmod(path, os.stat(path).st_mode & 0o777 | 0o040)
 
 
 def _clear_way(out: Path) -> None:

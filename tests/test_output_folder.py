@@ -131,3 +131,28 @@ def test_versions_past_their_retention_are_deleted_and_listed_in_the_manifest(
 def test_a_bad_retention_is_refused(run_config, small_data, tmp_path, days):
     with pytest.raises(InputError, match="--retention-days"):
         run_config(small_data, tmp_path / "out", retention_days=days)
+
+
+def test_a_configured_group_may_read_the_outputs_and_nobody_else(small_data, run_config,
+                                                                   tmp_path):
+    import grp
+    import os
+    import stat
+
+    import pytest
+
+    from reconcile.errors import InputError
+    from reconcile.pipeline import run_pipeline
+
+    own = grp.getgrgid(os.getgid()).gr_name
+    out = tmp_path / "out"
+    run_pipeline(run_config(small_data, out, read_group=own))
+    version = out.resolve()
+    for path in [version, *version.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert path.stat().st_gid == os.getgid()
+        assert mode & 0o040 and not mode & 0o007, (path, oct(mode))  # group reads, others not
+    state = [p for p in tmp_path.glob(".out.state/*") if p.is_file()]
+    assert state and all(not stat.S_IMODE(p.stat().st_mode) & 0o077 for p in state)
+    with pytest.raises(InputError, match="read_group"):
+        run_config(small_data, tmp_path / "other", read_group="no-such-group-here")
