@@ -144,6 +144,24 @@ def test_hostile_output_and_input_paths_run_correctly(run_config, small_data, tm
     assert rows == [(result["reconciled_rows"],)]
 
 
+def test_hostile_resource_options_are_refused_or_bound(run_config, small_data, tmp_path,
+                                                       monkeypatch):
+    """--memory-limit and --read-group are checked before the run; --temp-dir is bound
+    (a quote in the spill folder's name writes nothing anywhere else)."""
+    for payload in payloads(tmp_path):
+        with pytest.raises(InputError, match="memory_limit"):
+            run_config(small_data, tmp_path / "o", memory_limit=f"1GB{payload}")
+        with pytest.raises(InputError, match="read_group"):
+            run_config(small_data, tmp_path / "o", read_group=payload)
+    monkeypatch.chdir(tmp_path)
+    spill = tmp_path / "spill'; COPY reconciled TO 'leak5.csv'; --"
+    spill.mkdir()
+    result = run_pipeline(run_config(small_data, tmp_path / "out", temp_dir=spill,
+                                     memory_limit="512MB"))
+    assert result["reconciled_rows"] > 0 and not leaks(tmp_path)
+    assert list(spill.iterdir()) == []
+
+
 # --- keys ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key", ["", "short-key-123", "a" * 40, "abababababababababababababababab"])
