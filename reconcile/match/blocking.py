@@ -84,11 +84,10 @@ SECOND_PASS_RULES = (
                                      " left(s.nik, 8) || '..' || substr(s.nik, 11),"
                                      " left(s.nik, 10) || '..' || substr(s.nik, 13)]",
                  unnest=True),
-    # The village and RT typed right, name and birth date damaged.
-    BlockingRule("village_rt", "s.village || ':' || s.rt"),
+    # The village and RT typed right, name and birth date damaged (sex halves the pairs).
+    BlockingRule("village_rt_sex", "s.village || ':' || s.rt || ':' || s.sex"),
     # Another district typed: sex, day and month of birth in the kecamatan.
     BlockingRule("kec_sex_day", "s.kec || ':' || s.sex || ':' || strftime(s.dob, '%m%d')"),
-    BlockingRule("village_sex_year", "s.village || ':' || s.sex || ':' || year(s.dob)"),
 )
 
 KEYS = "match_block_keys"  # + _l / _r: one table per side
