@@ -120,7 +120,8 @@ class Run:
 def ingest(run: Run) -> None:
     """Read every input into raw tables; raise InputError before anything is written."""
     with run.connect("ingest") as con:
-        run.facts["rows_read"] = load_inputs(con, run.config)
+        run.facts["ingest"] = {}  # per file: title rows, skipped sheets, warnings
+        run.facts["rows_read"] = load_inputs(con, run.config, run.facts["ingest"])
         for table in (Table.RAW_KEMENSOS, Table.RAW_BPS, Table.RAW_STATS):
             # structure only, on a fixed sample: every value is checked after cleaning
             validate_table(con, table, Raw, sample_rows=100_000)

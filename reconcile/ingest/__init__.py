@@ -20,8 +20,9 @@ import pyarrow.compute as pc
 from reconcile import db
 from reconcile.config import RunConfig
 from reconcile.errors import InputError
-from reconcile.ingest.headers import ColumnMap, normalise, resolve
+from reconcile.ingest.headers import ColumnMap, mapping_keys, normalise, resolve
 from reconcile.ingest.readers import ROW, Sheet, open_sheets
+from reconcile.ingest.regions import resolve_names
 from reconcile.privacy import mask_text
 from reconcile.tables import BPS_COLUMNS, KEMENSOS_COLUMNS, STATS_COLUMNS, Table
 
@@ -37,12 +38,30 @@ EXTRA = ("source_file", "source_row", "numeric_id_cells")
 # decoder leaves for bytes it could not read. A row with one is quarantined, not guessed.
 BAD_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F\x{FFFD}\x{FFFE}\x{FFFF}]"
 MAX_CELL = 2_000  # characters: no name, address or id is longer; report.xlsx allows 32,767
+# Rows under the table: totals and the signature block of a printed list.
+# The words that start them; every later row without a NIK belongs to them (the signer's
+# title, name and NIP). Parquet files are tables, never printed lists: not searched.
+FOOTER = r"(?i)^\s*(JUMLAH|TOTAL|SUB\s*TOTAL|GRAND\s*TOTAL|MENGETAHUI|DIKETAHUI|DISAHKAN|" \
+         r"DISETUJUI)\b"
+MOSTLY_BLANK = 0.5  # a field blank in more than this share of a file's rows is warned about
+WATCHED = {"kemensos": ("nik", "nama", "tgl_lahir", "kode_wilayah"),
+           "bps": ("nik", "nama", "tgl_lahir", "kode_wilayah"), "stats": ()}
+NAME_LEVELS = {"nama_provinsi": "provinsi", "nama_kabupaten": "kabupaten",
+               "nama_kecamatan": "kecamatan", "nama_desa": "desa"}
 PROGRAM_WORDS = {"pkh": "PKH", "bpnt": "BPNT", "sembako": "BPNT", "pbi": "PBI-JK",
                  "pbijk": "PBI-JK", "blt": "BLT", "bltdd": "BLT"}
 
 
-def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig) -> dict[str, int]:
-    """Write raw_kemensos, raw_bps, raw_stats and raw_rejects; return rows read per file."""
+def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
+                notes: dict | None = None) -> dict[str, int]:
+    """Write raw_kemensos, raw_bps, raw_stats and raw_rejects; return rows read per file.
+
+    `notes` (for the manifest) receives per file what reading it found: title rows above
+    the header, skipped sheets, derived ids, footer rows, and warnings (mostly blank
+    fields, unused identifier or region columns, unresolved region names). With
+    `warnings_are_errors = true` in the mapping file a warning stops the run.
+    """
+    notes = {} if notes is None else notes
     options = read_mapping(config.mapping)
     files = [("kemensos", Path(p)) for p in config.kemensos] + [
         ("bps", Path(config.bps)), ("stats", Path(config.stats))]
@@ -58,9 +77,18 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig) -> dict[str, 
     rows_read: dict[str, int] = {}
     for role, path in files:
         for sheet in open_sheets(path, options, load=True, label=labels[path]):
-            rows_read[sheet.label] = _store(con, role, path, sheet, plans[path, sheet.label])
+            note = notes.setdefault(sheet.label, {"warnings": []})
+            rows_read[sheet.label] = _store(con, role, path, sheet, plans[path, sheet.label],
+                                            note)
             log.info("read %s: %d rows", sheet.label, rows_read[sheet.label])
+            if sheet.skipped_sheets:
+                notes.setdefault(labels[path], {"warnings": []})["skipped_sheets"] = list(
+                    sheet.skipped_sheets)
     _refuse_empty(files, labels, rows_read)
+    warnings = [f"{label}: {w}" for label, note in notes.items() for w in note["warnings"]]
+    if warnings and options.get("warnings_are_errors"):
+        raise InputError("; ".join(warnings)[:1500] + f" ({config.mapping}: "
+                         "warnings_are_errors = true)")
     return rows_read
 
 
@@ -143,6 +171,13 @@ def read_mapping(path: Path | None) -> dict:
             isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
         raise InputError(f"{path}: [columns] must map column names to headers "
                          "(nik = \"NOMOR INDUK\"); see README 'Headers and mapping files'")
+    valid = mapping_keys()
+    unknown = [k for k in columns if k not in valid]
+    if unknown:
+        raise InputError(f"{path}: unknown column key(s) {', '.join(unknown)[:200]}; valid "
+                         f"keys: {', '.join(valid)}")
+    if "warnings_are_errors" in data and not isinstance(data["warnings_are_errors"], bool):
+        raise InputError(f"{path}: warnings_are_errors must be true or false")
     for key in ("encoding", "delimiter", "sheet"):
         if key in data and not (isinstance(data[key], str) and data[key]):
             raise InputError(f"{path}: {key} must be a non-empty text value")
@@ -162,12 +197,24 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
-           columns: ColumnMap) -> int:
+           columns: ColumnMap, note: dict) -> int:
     """Append one sheet to its raw table in canonical columns; return the records read."""
     table, wanted = ROLES[role]
     data = sheet.table
+    if sheet.title_rows:
+        note["title_rows"] = sheet.title_rows
+        note["header_row"] = sheet.header_row
+        log.info("%s: header found on row %d, below %d title row(s)", sheet.label,
+                 sheet.header_row, len(sheet.title_rows))
     repeated = _repeated_header(data, columns)
     canonical = {c: _column(data, columns, c, role, path) for c in wanted}
+    if "kode_wilayah" in canonical and columns.region_names:
+        canonical["kode_wilayah"] = _named_region(con, data, columns, sheet.label, note)
+    if "alamat" in canonical and columns.address_parts:
+        canonical["alamat"] = _address(data, canonical["alamat"], columns.address_parts)
+    derived = role == "kemensos" and "id_penerima" not in columns.columns
+    if derived:
+        canonical["id_penerima"] = pa.nulls(data.num_rows, pa.string())
     numeric = ",".join(c for c in ("nik", "no_kk")
                        if columns.columns.get(c) in sheet.numeric_columns)
     # rid: the row's place in reading order, a cheap sort key; past every rid so far, as
@@ -187,6 +234,17 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
         rows = pc.filter(data[ROW], repeated).to_pylist()
         rejects += [(r, "repeated_header", "the header row repeated inside the data", "")
                     for r in rows]
+    footer, blank = _footer_rows(data, columns, path.suffix.lower() in (".parquet", ".pq"))
+    footer, blank = pc.and_(footer, pc.invert(repeated)), pc.and_(blank, pc.invert(repeated))
+    for mask, code, reason in ((footer, "footer_row", "a total or signature row under the "
+                                "table, not a person"),
+                               (blank, "blank_row", "a row with no values")):
+        if pc.any(mask).as_py():
+            rows = pc.filter(data[ROW], mask).to_pylist()
+            rejects += [(r, code, reason, "") for r in rows]
+            note[code + "s"] = len(rows)
+            log.info("%s: %d %s(s) quarantined", sheet.label, len(rows), code)
+    repeated = pc.or_(repeated, pc.or_(footer, blank))
     damaged, why = _damaged_cells(data, columns)
     damaged = pc.and_(damaged, pc.invert(repeated))
     if pc.any(damaged).as_py():
@@ -198,9 +256,17 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
         frame = frame.filter(pc.invert(dropped))
     con.register("__sheet", frame)
     try:
-        db.run(con, f"INSERT INTO {table} BY NAME SELECT * FROM __sheet")
+        if derived:
+            db.run(con, f"INSERT INTO {table} BY NAME {DERIVED_ID}", {"source": sheet.label})
+        else:
+            db.run(con, f"INSERT INTO {table} BY NAME SELECT * FROM __sheet")
+        if derived:
+            _report_derived(con, table, sheet.label, note)
+        elif role == "kemensos":
+            _report_duplicate_ids(frame, sheet.label, note)
     finally:
         con.unregister("__sheet")
+    _warn_losses(frame, role, columns, sheet.label, note)
     if rejects:
         db.put(con, "__rejects", pa.table({
             "source": [role] * len(rejects), "source_file": [sheet.label] * len(rejects),
@@ -208,6 +274,137 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
             "reason": [r[2] for r in rejects], "raw_values": [mask_text(r[3][:500]) for r in rejects]}))
         db.run(con, f"INSERT INTO {REJECTS} BY NAME SELECT * FROM __rejects")
     return data.num_rows + len(sheet.rejects)
+
+
+# An id from the row's content, so the same file in another row order gives the same
+# ids: a hash of identifiers, name, birth date, program and source, and among rows with
+# the same such content their place in the order of the other fields (sex, address,
+# region), then of reading: only wholly identical rows, interchangeable, are told apart
+# by reading order.
+CONTENT = ("concat_ws(chr(31), coalesce(nik, ''), coalesce(no_kk, ''), "
+           "upper(trim(coalesce(nama, ''))), coalesce(tgl_lahir, ''), "
+           "coalesce(program, ''), $source)")
+DERIVED_ID = f"""
+    SELECT * EXCLUDE (content, n) REPLACE (
+               'H' || substr(md5(content), 1, 15)
+               || CASE WHEN n > 1 THEN '-' || n ELSE '' END AS id_penerima)
+    FROM (SELECT *, row_number() OVER (PARTITION BY content ORDER BY jenis_kelamin,
+                                       alamat, kode_wilayah, rid) AS n
+          FROM (SELECT *, {CONTENT} AS content FROM __sheet))
+    ORDER BY rid"""
+
+
+def _report_derived(con: duckdb.DuckDBPyConnection, table: str, label: str,
+                    note: dict) -> None:
+    """Say that ids were derived, and how many rows repeat another row's content."""
+    repeats = db.scalar(con, f"SELECT count(*) FROM {table} WHERE source_file = $source "
+                             "AND id_penerima LIKE 'H%-%'", {"source": label})
+    note["derived_ids"] = True
+    note["duplicate_content_rows"] = int(repeats)
+    log.info("%s: no id column; id_penerima derived from each row's content (NIK, KK, "
+             "name, birth date, program, file), the same in any row order", label)
+    if repeats:
+        _warn(note, label, f"{repeats} row(s) repeat another row's identifiers, name and "
+                           "birth date; kept, with ids numbered by occurrence")
+
+
+def _report_duplicate_ids(frame: pa.Table, label: str, note: dict) -> None:
+    ids = pc.drop_null(frame["id_penerima"])
+    counts = pc.value_counts(ids)
+    repeated = pc.filter(counts, pc.greater(counts.field("counts"), 1))
+    if len(repeated):
+        extra = pc.sum(repeated.field("counts")).as_py() - len(repeated)
+        note["duplicate_ids"] = len(repeated)
+        _warn(note, label, f"{len(repeated)} id_penerima value(s) appear more than once "
+                           f"({extra} extra row(s)); every row is kept")
+
+
+def _warn(note: dict, label: str, message: str) -> None:
+    note.setdefault("warnings", []).append(message)
+    log.warning("%s: %s", label, message)
+
+
+def _warn_losses(frame: pa.Table, role: str, columns: ColumnMap, label: str,
+                 note: dict) -> None:
+    """No silent loss: fields blank in most rows, and identifier- or region-looking
+    columns that nothing read, are warned about by file and column."""
+    n = frame.num_rows
+    if not n:
+        return
+    blank = []
+    for column in WATCHED[role]:
+        found = column in columns.columns or (column == "kode_wilayah" and (
+            columns.region_parts or columns.region_names))
+        if not found and column != "kode_wilayah":
+            continue  # an absent optional column is not a loss; no region column is
+        values = pc.utf8_trim_whitespace(frame[column])
+        empty = pc.sum(pc.fill_null(pc.equal(values, ""), True)).as_py() or 0
+        if empty / n > MOSTLY_BLANK:
+            source = columns.columns.get(column) or ", ".join(
+                [*columns.region_parts.values(), *columns.region_names.values()]) or "none"
+            blank.append(f"{column} (from {source}: {empty / n:.0%} blank)")
+    if blank:
+        _warn(note, label, "mostly blank: " + "; ".join(blank)[:300])
+    if columns.unused:
+        _warn(note, label, "column(s) that look like an identifier or a region but are "
+                           f"not read: {', '.join(columns.unused)[:300]}; map them in a "
+                           "mapping file if they hold data")
+
+
+def _footer_rows(data: pa.Table, columns: ColumnMap, table_file: bool = False
+                 ) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """(footer, blank) rows. A footer starts at a row without a NIK saying JUMLAH, TOTAL
+    or Mengetahui (FOOTER), and goes on over every later row without a NIK (the
+    signature block). A blank row has no value but a running number."""
+    n = data.num_rows
+    if table_file:
+        none = pa.chunked_array([pa.array(np.zeros(n, dtype=bool))])
+        return none, none
+    headers = [h for h in data.column_names if h != ROW]
+    ignored = {"no", "nomor", "nourut"}
+    marker = np.zeros(n, dtype=bool)
+    filled = np.zeros(n, dtype=bool)
+    for header in headers:
+        values = pc.utf8_trim_whitespace(pc.cast(data[header], pa.string()))
+        if normalise(header) not in ignored:
+            filled |= pc.fill_null(pc.not_equal(values, ""), False).to_numpy(
+                zero_copy_only=False)
+        marker |= pc.fill_null(pc.match_substring_regex(values, FOOTER), False).to_numpy(
+            zero_copy_only=False)
+    nik = columns.columns.get("nik")
+    has_id = (pc.fill_null(pc.match_substring_regex(data[nik], "^[^A-Za-z]*[0-9]{10}[^A-Za-z]*$"), False)
+              .to_numpy(zero_copy_only=False) if nik else np.zeros(n, dtype=bool))
+    started = np.cumsum(marker & ~has_id) > 0
+    footer = started & ~has_id & (filled | marker)
+    blank = ~filled & ~footer
+    return (pa.chunked_array([pa.array(footer)]), pa.chunked_array([pa.array(blank)]))
+
+
+def _named_region(con: duckdb.DuckDBPyConnection, data: pa.Table, columns: ColumnMap,
+                  label: str, note: dict) -> pa.Array:
+    """Kemendagri codes from region name columns; names that did not resolve are warned."""
+    given = {NAME_LEVELS[k]: data[h] for k, h in columns.region_names.items()}
+    codes, unresolved = resolve_names(con, given)
+    note["region_from_names"] = list(columns.region_names.values())
+    if unresolved:
+        note["unresolved_region_names"] = unresolved
+        _warn(note, label, f"{len(unresolved)} region name(s) not found in the Kemendagri "
+                           f"list (the code stops at the level above): "
+                           f"{', '.join(unresolved[:10])[:300]}")
+    return codes
+
+
+def _address(data: pa.Table, alamat: pa.Array, parts: dict[str, str]) -> pa.Array:
+    """The address with its dusun, RT and RW columns appended ('JL X DUSUN II RT 1 RW 2')."""
+    pieces = [alamat]
+    for key in ("dusun", "rt", "rw"):
+        if key in parts:
+            values = pc.utf8_trim_whitespace(data[parts[key]])
+            values = pc.if_else(pc.equal(values, ""), None, values)
+            pieces.append(values if key == "dusun" else
+                          pc.binary_join_element_wise(key.upper(), values, " "))
+    pieces = [pc.if_else(pc.equal(p, ""), None, p) for p in pieces]
+    return pc.binary_join_element_wise(*pieces, " ", null_handling="skip").combine_chunks()
 
 
 def _column(data: pa.Table, columns: ColumnMap, canonical: str, role: str,
@@ -220,8 +417,6 @@ def _column(data: pa.Table, columns: ColumnMap, canonical: str, role: str,
         return _joined_region(data, columns.region_parts)
     if canonical == "program" and role == "kemensos":
         return pa.array([program_from_name(path)] * n, pa.string())
-    if canonical == "id_penerima":  # exports without an id: file and row identify the row
-        return pc.binary_join_element_wise(path.stem, pc.cast(data[ROW], pa.string()), ":")
     return pa.nulls(n, pa.string())
 
 
@@ -231,9 +426,11 @@ def _joined_region(data: pa.Table, parts: dict[str, str]) -> pa.Array:
     Parts may hold their own digits ('01') or the full code so far ('1701'); the last
     2/2/2/4 digits are this level's.
     """
-    widths = {"prov": 2, "kab": 2, "kec": 2, "desa": 4}
+    widths = {"kode_provinsi": 2, "kode_kabupaten": 2, "kode_kecamatan": 2, "kode_desa": 4}
     pieces = []
     for part, width in widths.items():
+        if part not in parts:
+            break
         digits = pc.replace_substring_regex(data[parts[part]], r"[^0-9]", "")
         padded = pc.utf8_lpad(digits, width, "0")
         pieces.append(pc.utf8_slice_codeunits(padded, -width))
@@ -247,7 +444,7 @@ def _damaged_cells(data: pa.Table, columns: ColumnMap) -> tuple[pa.ChunkedArray,
     n = data.num_rows
     flagged = pa.chunked_array([pa.array(np.zeros(n, dtype=bool))])
     why = pa.chunked_array([pa.nulls(n, pa.string())])
-    headers = [*columns.columns.values(), *columns.region_parts.values()]
+    headers = columns.used()
     for header in reversed(list(dict.fromkeys(headers))):
         values = data[header]
         bad_char = pc.fill_null(pc.match_substring_regex(values, BAD_CHARACTERS), False)

@@ -7,13 +7,14 @@ Headers are compared case-, space- and punctuation-insensitively ("NAMA_LGKP",
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconcile.errors import InputError
 from reconcile.privacy import mask_text
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "id_penerima": ("id_penerima", "iddtks", "id_dtks", "idartbdt", "no_peserta",
+    "id_penerima": ("id_penerima", "iddtks", "id_dtks", "db_iddtks", "db_id_dtks",
+                    "va_id_dtks", "idartbdt", "no_peserta",
                     "nomor_peserta", "nopesertapkh", "id_kpm", "id"),
     "id_individu": ("id_individu", "id_art", "idartbdt", "id_anggota"),
     "id_keluarga": ("id_keluarga", "id_keluarga_p3ke", "idbdt", "id_kk", "idkeluarga"),
@@ -42,13 +43,43 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "persen_miskin_ekstrem": ("persen_miskin_ekstrem", "persentase_miskin_ekstrem",
                               "kemiskinan_ekstrem"),
 }
-# Region code split over columns, as in BDT (KDPROP...) and Regsosek/P3KE exports.
+# Region code split over columns, as in BDT (KDPROP...), SIKS-NG (db_prov...) and
+# Regsosek/P3KE exports; the mapping file names each part by its key here.
 REGION_PARTS: dict[str, tuple[str, ...]] = {
-    "prov": ("kdprop", "kdprov", "kode_provinsi", "kode_prov", "db_province"),
-    "kab": ("kdkab", "kode_kabupaten", "kode_kabupaten_kota", "kode_kab", "db_regency"),
-    "kec": ("kdkec", "kode_kecamatan", "kode_kec", "db_district"),
-    "desa": ("kddesa", "kode_desa", "kode_kelurahan", "kode_desa_kelurahan", "db_village"),
+    "kode_provinsi": ("kode_provinsi", "kdprop", "kdprov", "kd_prop", "kd_prov", "kode_prov",
+                      "db_prov", "db_province", "va_prov", "kode_propinsi"),
+    "kode_kabupaten": ("kode_kabupaten", "kdkab", "kd_kab", "kode_kabupaten_kota",
+                       "kode_kab", "kode_kota", "db_kab", "db_regency", "va_kab",
+                       "kd_kabkota", "kode_kabkota"),
+    "kode_kecamatan": ("kode_kecamatan", "kdkec", "kd_kec", "kode_kec", "db_kec",
+                       "db_district", "va_kec"),
+    "kode_desa": ("kode_desa", "kddesa", "kd_desa", "kd_kel", "kdkel", "kode_kelurahan",
+                  "kode_desa_kelurahan", "kode_kel", "db_kel", "db_desa", "db_village",
+                  "va_desa", "va_kel"),
 }
+# Region names only (P3KE, DTKS imports): resolved to Kemendagri codes (ingest.regions).
+REGION_NAMES: dict[str, tuple[str, ...]] = {
+    "nama_provinsi": ("nama_provinsi", "provinsi", "propinsi", "nmprop", "nmprov",
+                      "nama_prov", "prov", "prop"),
+    "nama_kabupaten": ("nama_kabupaten", "kabupaten_kota", "kabupaten", "kab_kota",
+                       "kabkota", "kota_kabupaten", "nmkab", "nama_kab", "nama_kabkota",
+                       "kab", "kota"),
+    "nama_kecamatan": ("nama_kecamatan", "kecamatan", "nmkec", "nama_kec", "kec"),
+    "nama_desa": ("nama_desa", "desa_kelurahan", "desa", "kelurahan", "kelurahan_desa",
+                  "nmkel", "nmdesa", "nama_kel", "nama_kelurahan", "desa_kel", "kel"),
+}
+# Parts of the address held in their own columns (SIKS-NG): appended to the address.
+ADDRESS_PARTS: dict[str, tuple[str, ...]] = {
+    "dusun": ("dusun", "db_dusun", "nama_dusun", "dsn"),
+    "rt": ("rt", "db_rt", "va_rt", "no_rt"),
+    "rw": ("rw", "db_rw", "va_rw", "no_rw"),
+}
+# Columns no field is read from, never warned about: the running number of a printed list.
+IGNORED = ("no", "nomor", "no_urut", "nourut")
+# Headers that look like an identifier or a region: warned about when nothing used them.
+LOOKS_USEFUL = re.compile(r"^(db|va)?(nik|nkk|kk|nokk|id|kode|kd|kdwil|wil|wilayah|prov|"
+                          r"prop|kab|kota|kec|desa|kel|kelurahan)|(nik|nkk|kk|wilayah|desa|"
+                          r"kelurahan|kecamatan|kabupaten|provinsi)$")
 REQUIRED = {
     "kemensos": ("nik", "nama"),
     "bps": ("id_individu", "id_keluarga", "nik", "nama", "desil"),
@@ -70,7 +101,60 @@ class ColumnMap:
     """How one file's headers map to canonical columns."""
 
     columns: dict[str, str]          # canonical -> header as found
-    region_parts: dict[str, str]     # prov/kab/kec/desa -> header, when split
+    region_parts: dict[str, str]     # kode_provinsi.. -> header, when the code is split
+    region_names: dict[str, str] = field(default_factory=dict)   # nama_provinsi.. -> header
+    address_parts: dict[str, str] = field(default_factory=dict)  # dusun/rt/rw -> header
+    unused: tuple[str, ...] = ()     # identifier- or region-looking headers nothing read
+
+    def used(self) -> list[str]:
+        """Every header a field is read from."""
+        return list(dict.fromkeys([*self.columns.values(), *self.region_parts.values(),
+                                   *self.region_names.values(),
+                                   *self.address_parts.values()]))
+
+
+def mapping_keys() -> tuple[str, ...]:
+    """Every key a mapping file's [columns] may set."""
+    return tuple(dict.fromkeys([*ALIASES, *REGION_PARTS, *REGION_NAMES, *ADDRESS_PARTS]))
+
+
+KNOWN_HEADERS = frozenset(normalise(a) for group in (ALIASES, REGION_PARTS, REGION_NAMES,
+                                                     ADDRESS_PARTS)
+                          for key, aliases in group.items() for a in (key, *aliases))
+
+
+def header_score(cells: list[str]) -> int:
+    """How many distinct known column names a row holds: the header row has the most.
+
+    >>> header_score(["NO", "NIK", "NAMA", "TGL LAHIR"]), header_score(["DAFTAR PENERIMA"])
+    (3, 0)
+    """
+    return len({normalise(c) for c in cells} & KNOWN_HEADERS)
+
+
+def _pick(found: dict[str, str], aliases: list[str], used: set[str]) -> str | None:
+    for alias in aliases:
+        header = found.get(normalise(alias))
+        if header is not None and header not in used:
+            used.add(header)
+            return header
+    return None
+
+
+def _levels(label: str, found: dict[str, str], groups: dict[str, tuple[str, ...]],
+            overrides: dict[str, str], used: set[str]) -> dict[str, str]:
+    """Region parts from the province down, as far as they go without a gap."""
+    parts: dict[str, str] = {}
+    for key, aliases in groups.items():
+        tried = ([overrides[key]] if key in overrides else []) + [key, *aliases]
+        header = _pick(found, tried, set(used) | set(parts.values()))
+        if header is None:
+            break
+        parts[key] = header
+    if parts and len(parts) < 2:  # a lone province column says too little
+        return {}
+    used.update(parts.values())
+    return parts
 
 
 def resolve(label: str, role: str, headers: list[str], wanted: tuple[str, ...],
@@ -79,27 +163,36 @@ def resolve(label: str, role: str, headers: list[str], wanted: tuple[str, ...],
 
     `overrides` (from the mapping file) win over aliases. The error names the file, each
     missing column, the aliases tried and the headers found, so one message is enough.
+    The region code may come whole, split over code columns (kd_prop, kd_kab...) or as
+    names (provinsi, kabupaten_kota...); address parts (dusun, RT, RW) are appended.
     """
     found = {normalise(h): h for h in reversed(headers)}  # first occurrence wins
-    columns, used = {}, set()
+    columns: dict[str, str] = {}
+    used: set[str] = set()
     for canonical in wanted:
         tried = [overrides[canonical]] if canonical in overrides else []
         tried += [canonical, *ALIASES.get(canonical, ())]
-        for alias in tried:
-            header = found.get(normalise(alias))
-            if header is not None and header not in used:
-                columns[canonical] = header
-                used.add(header)
-                break
+        header = _pick(found, tried, used)
+        if header is not None:
+            columns[canonical] = header
     _refuse_repeated(label, headers, [*columns.values()])
-    parts = {part: found[normalise(a)] for part, aliases in REGION_PARTS.items()
-             for a in aliases if normalise(a) in found and found[normalise(a)] not in used}
-    parts = parts if len(parts) == len(REGION_PARTS) and "kode_wilayah" not in columns else {}
+    parts = names = address = {}
+    if "kode_wilayah" in wanted and "kode_wilayah" not in columns:
+        parts = _levels(label, found, REGION_PARTS, overrides, used)
+        names = {} if parts else _levels(label, found, REGION_NAMES, overrides, used)
+    if role == "kemensos":
+        address = {key: h for key, aliases in ADDRESS_PARTS.items()
+                   if (h := _pick(found, ([overrides[key]] if key in overrides else [])
+                                  + [key, *aliases], used)) is not None}
     missing = [c for c in REQUIRED[role]
-               if c not in columns and not (c == "kode_wilayah" and parts)]
+               if c not in columns and not (c == "kode_wilayah" and (parts or names))]
     if missing:
         raise InputError(_missing_message(label, missing, overrides, headers))
-    return ColumnMap(columns, parts)
+    ignored = {normalise(i) for i in IGNORED}
+    unused = tuple(h for h in dict.fromkeys(headers)
+                   if h not in used and normalise(h) not in ignored
+                   and LOOKS_USEFUL.search(normalise(h) or "-"))
+    return ColumnMap(columns, parts, names, address, unused)
 
 
 def _refuse_repeated(label: str, headers: list[str], mapped: list[str]) -> None:

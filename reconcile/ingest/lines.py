@@ -33,12 +33,15 @@ class Records:
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-def read_records(path: Path, encoding: str, delimiter: str, width: int) -> Records:
-    """Every record after the header of a CSV file, each physical line accounted for."""
+def read_records(path: Path, encoding: str, delimiter: str, width: int,
+                 header_index: int | None = None, header_number: int = 1) -> Records:
+    """Every record after the header of a CSV file, each physical line accounted for.
+    The header is the line at `header_index` (default: the first non-blank one) and has
+    the number `header_number` (title rows above it are counted)."""
     with path.open(encoding=encoding, newline="") as handle:
         lines = LINE_BREAK.split(handle.read())
-    lines = _after_header(lines)
-    records, number, i = Records(), 1, 0
+    lines = lines[header_index + 1:] if header_index is not None else _after_header(lines)
+    records, number, i = Records(), header_number, 0
     while i < len(lines):
         if lines[i] == "":
             i += 1

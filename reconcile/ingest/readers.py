@@ -25,14 +25,17 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from reconcile.errors import InputError
-from reconcile.ingest.lines import read_records
+from reconcile.ingest.headers import header_score
+from reconcile.ingest.lines import LINE_BREAK, read_records
 
 log = logging.getLogger(__name__)
 
 DELIMITERS = (",", ";", "|", "\t")
 ROW = "__row"
 KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-         ".parquet": "parquet", ".pq": "parquet"}
+         ".xls": "xls", ".parquet": "parquet", ".pq": "parquet"}
+HEADER_SEARCH = 30  # rows searched for the header (title rows above it are common)
+HEADER_MIN = 2      # known column names a row needs to be taken for the header
 BLOCK_BYTES = 64 << 20   # the longest CSV record read (a longer one is a damaged file)
 # Workbooks: a sheet's XML inflates 5-30x; a zip bomb (kilobytes that inflate to gigabytes)
 # is refused before any reader allocates for it.
@@ -44,7 +47,9 @@ BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF16_BE, "utf-16"))
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
                            rb"|[\xf0-\xf4][\x80-\xbf]{3}")
-MAGIC = {b"PAR1": "a Parquet file", b"PK\x03\x04": "an Excel workbook (a zip file)"}
+MAGIC = {b"PAR1": "a Parquet file", b"PK\x03\x04": "an Excel workbook (a zip file)",
+         b"\xd0\xcf\x11\xe0": "a legacy Excel workbook (.xls)"}
+XLS_MAX_BYTES = 256 << 20  # a legacy workbook is read whole into memory
 
 
 @dataclass
@@ -56,6 +61,9 @@ class Sheet:
     table: pa.Table | None = None     # every column string, plus ROW (int64)
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # row, reason, text
     numeric_columns: frozenset[str] = frozenset()  # headers stored as numbers (Excel)
+    title_rows: list[str] = field(default_factory=list)  # text above the header row
+    header_row: int = 1               # the header's row number
+    skipped_sheets: tuple[str, ...] = ()  # sheets of the workbook without a table
 
 
 def kind_of(path: Path) -> str:
@@ -63,7 +71,7 @@ def kind_of(path: Path) -> str:
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"{path}: unknown file type {path.suffix!r}; "
-                         "give a .csv, .xlsx or .parquet file")
+                         "give a .csv, .xlsx, .xls or .parquet file")
     return kind
 
 
@@ -83,8 +91,8 @@ def open_sheets(path: Path, options: dict, load: bool, label: str | None = None)
     try:
         if kind == "csv":
             return [_csv(path, options, load, label)]
-        if kind == "xlsx":
-            return _xlsx(path, options, load, label)
+        if kind in ("xlsx", "xls"):
+            return _xlsx(path, options, load, label, kind)
         return [_parquet(path, load, label)]
     except InputError:
         raise
@@ -100,11 +108,11 @@ def _check_magic(path: Path, kind: str) -> None:
         head = handle.read(4)
     found = next((what for magic, what in MAGIC.items() if head.startswith(magic)), None)
     expected = {"csv": None, "xlsx": "an Excel workbook (a zip file)",
-                "parquet": "a Parquet file"}[kind]
+                "xls": "a legacy Excel workbook (.xls)", "parquet": "a Parquet file"}[kind]
     if found != expected and (found or kind != "csv"):
         what = found or "text, not " + (expected or "")
         raise InputError(f"{path}: cannot be read as {kind}: named {path.suffix} but the "
-                         f"file is {what}; give it the right name (.csv, .xlsx or .parquet)")
+                         f"file is {what}; give it the right name (.csv, .xlsx, .xls or .parquet)")
 
 
 def detect_encoding(path: Path, declared: str | None) -> str:
@@ -212,12 +220,40 @@ codecs.register_error("reconcile-cp1252", _cp1252_fallback)
 codecs.register(_mixed_codec)
 
 
-def _header_line(path: Path, encoding: str) -> str:
+def _header_line(path: Path, encoding: str, delimiter: str | None = None
+                 ) -> tuple[str, int, int, list[str]]:
+    """The header line among the first HEADER_SEARCH non-blank lines: the one holding the
+    most known column names (at least HEADER_MIN), else the first non-blank line. Returns
+    (line, its physical index, its number counting non-blank lines, the lines above it)."""
     with path.open(encoding=encoding, newline="") as handle:
-        for line in handle:
-            if line.strip():
-                return line.rstrip("\r\n")
-    raise InputError(f"{path}: the file has no header row; export it again with headers")
+        head = handle.read(1 << 20)
+    lines = LINE_BREAK.split(head)
+    candidates = [(i, line) for i, line in enumerate(lines[:-1] if len(lines) > 1 else lines)
+                  if line.strip()][:HEADER_SEARCH]
+    if not candidates:
+        raise InputError(f"{path}: the file has no header row; export it again with headers")
+    scores = [header_score(next(csv.reader([line], delimiter=delimiter
+                                           or detect_delimiter(line)), []))
+              for _, line in candidates]
+    best = max(range(len(candidates)), key=lambda k: (scores[k], -k))
+    if scores[best] < HEADER_MIN:
+        best = 0
+    index, line = candidates[best]
+    titles = [title_text(text, delimiter or detect_delimiter(line))
+              for _, text in candidates[:best]]
+    return line, index, best + 1, [t for t in titles if t]
+
+
+def title_text(line: str, delimiter: str) -> str:
+    """A title row as recorded: its cells joined, long digit runs masked, cut short.
+
+    >>> title_text("DAFTAR PENERIMA PKH,,,", ",")
+    'DAFTAR PENERIMA PKH'
+    """
+    cells = next(csv.reader([line], delimiter=delimiter), []) if delimiter else [line]
+    text = " ".join(c.strip() for c in cells if c and c.strip())
+    return re.sub(r"[0-9]{8,}", lambda m: m.group()[:4] + "*" * (len(m.group()) - 4),
+                  text)[:120]
 
 
 def detect_delimiter(header: str) -> str:
@@ -233,9 +269,10 @@ def detect_delimiter(header: str) -> str:
 
 def _csv(path: Path, options: dict, load: bool, label: str) -> Sheet:
     encoding = detect_encoding(path, options.get("encoding"))
-    delimiter = options.get("delimiter") or detect_delimiter(_header_line(path, encoding))
-    headers = next(csv.reader([_header_line(path, encoding)], delimiter=delimiter), [])
-    sheet = Sheet(label, headers)
+    line, index, number, titles = _header_line(path, encoding, options.get("delimiter"))
+    delimiter = options.get("delimiter") or detect_delimiter(line)
+    headers = next(csv.reader([line], delimiter=delimiter), [])
+    sheet = Sheet(label, headers, title_rows=titles, header_row=number)
     if not load:
         return sheet
     names = [f"c{i}" for i in range(len(headers))]  # headers may repeat or be blank
@@ -248,23 +285,27 @@ def _csv(path: Path, options: dict, load: bool, label: str) -> Sheet:
 
     # Serial parsing, so every skipped record reports its number (0.6 s per million rows).
     try:
-        table = _read_csv(path, encoding, delimiter, names, reject)
+        table = _read_csv(path, encoding, delimiter, names, reject, skip=index + 1)
     except pa.ArrowInvalid as exc:
         if "straddling" not in str(exc) and "block size" not in str(exc):
             raise
         raise InputError(f"{path}: a record is longer than {BLOCK_BYTES >> 20} MB; the file "
                          "is damaged: export it again") from None
     if _spans_lines(table, rejects):  # a quote ran over line breaks: maybe unclosed
-        return _csv_by_lines(path, encoding, delimiter, sheet)
-    sheet.table = _with_rows(table.rename_columns(headers), skipped={r[0] for r in rejects})
+        return _csv_by_lines(path, encoding, delimiter, sheet, index)
+    # pyarrow numbers the rejected records from the first line it reads
+    rejects = [(r + number - index - 1, why, text) for r, why, text in rejects]
+    sheet.table = _with_rows(table.rename_columns(headers), skipped={r[0] for r in rejects},
+                             first=number + 1)
     sheet.rejects = rejects
     return sheet
 
 
-def _read_csv(path: Path, encoding: str, delimiter: str, names: list[str], reject) -> pa.Table:
+def _read_csv(path: Path, encoding: str, delimiter: str, names: list[str], reject,
+              skip: int = 1) -> pa.Table:
     return pcsv.read_csv(
         path,
-        read_options=pcsv.ReadOptions(encoding=encoding, use_threads=False, skip_rows=1,
+        read_options=pcsv.ReadOptions(encoding=encoding, use_threads=False, skip_rows=skip,
                                       column_names=names, block_size=BLOCK_BYTES),
         parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                         invalid_row_handler=reject),
@@ -282,9 +323,11 @@ def _spans_lines(table: pa.Table, rejects: list[tuple[int, str, str]]) -> bool:
                for name in table.column_names)
 
 
-def _csv_by_lines(path: Path, encoding: str, delimiter: str, sheet: Sheet) -> Sheet:
+def _csv_by_lines(path: Path, encoding: str, delimiter: str, sheet: Sheet,
+                  header_index: int = 0) -> Sheet:
     """Read again record by record, so an unclosed quote costs only its own line."""
-    records = read_records(path, encoding, delimiter, len(sheet.headers))
+    records = read_records(path, encoding, delimiter, len(sheet.headers), header_index,
+                           sheet.header_row)
     columns = list(zip(*records.rows, strict=True)) or [()] * len(sheet.headers)
     table = pa.table({f"c{i}": pa.array(values, pa.string())
                       for i, values in enumerate(columns)})
@@ -303,35 +346,70 @@ def _with_rows(table: pa.Table, skipped: set[int], first: int = 2) -> pa.Table:
     return table.append_column(ROW, numbers)
 
 
-def _xlsx(path: Path, options: dict, load: bool, label: str) -> list[Sheet]:
+def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
+          ) -> list[Sheet]:
+    """Every sheet of a workbook whose header is recognised (searched in its first rows);
+    sheets without a beneficiary table (a summary, notes) are skipped and named. A
+    mapping's `sheet` picks one sheet; how many it leaves out is said."""
     import fastexcel
 
-    check_workbook(path)
+    if kind == "xlsx":
+        check_workbook(path)
+    elif path.stat().st_size > XLS_MAX_BYTES:
+        raise InputError(f"{path}: a legacy .xls workbook larger than "
+                         f"{XLS_MAX_BYTES >> 20} MB; save it as .xlsx or CSV")
     reader = fastexcel.read_excel(path)
-    names = [options["sheet"]] if options.get("sheet") else reader.sheet_names
-    sheets = []
-    for name in names:
-        if name not in reader.sheet_names:
-            raise InputError(f"{path}: no sheet named {name!r:.60}; sheets: "
+    if options.get("sheet"):
+        names = [options["sheet"]]
+        if names[0] not in reader.sheet_names:
+            raise InputError(f"{path}: no sheet named {names[0]!r:.60}; sheets: "
                              f"{', '.join(reader.sheet_names)[:200]}")
+        if load and len(reader.sheet_names) > 1:
+            log.warning("%s: only sheet %r read (mapping 'sheet'); %d other sheet(s) "
+                        "left out", path.name, names[0], len(reader.sheet_names) - 1)
+    else:
+        names = reader.sheet_names
+    sheets, found = [], {}
+    for name in names:
+        probe = reader.load_sheet(name, header_row=None, n_rows=HEADER_SEARCH,
+                                  dtypes="string").to_arrow()
+        rows = [[v for v in row.values() if v] for row in probe.to_pylist()]
+        scores = [header_score(row) for row in rows]
+        best = max(range(len(rows)), key=lambda k: (scores[k], -k)) if rows else None
+        if best is not None and scores[best] < HEADER_MIN:
+            best = 0 if len(names) == 1 else None  # one sheet: its refusal names headers
+        if best is None:
+            continue
+        found[name] = (best, [" ".join(r)[:120] for r in rows[:best] if r])
+    skipped = tuple(n for n in names if n not in found)
+    if skipped and load:
+        log.warning("%s: sheet(s) without a beneficiary table skipped: %s",
+                    path.name, ", ".join(skipped)[:300])
+    for name, (header_index, titles) in found.items():
         sheet_label = label if len(reader.sheet_names) == 1 else f"{label}#{name}"
-        probe = reader.load_sheet(name, n_rows=50)
+        probe = reader.load_sheet(name, header_row=header_index, n_rows=50)
         headers = [str(c.name) for c in probe.available_columns()]
         if not headers:
             continue  # an empty sheet (notes, a blank template) holds no records
         # Columns Excel holds as numbers have already lost digits past the 15th.
         numeric = frozenset(c.name for c in probe.available_columns()
                             if str(c.dtype) in ("float", "int"))
-        sheet = Sheet(sheet_label, headers, numeric_columns=numeric)
+        sheet = Sheet(sheet_label, headers, numeric_columns=numeric,
+                      title_rows=[title_text(t, "") for t in titles],
+                      header_row=header_index + 1, skipped_sheets=skipped)
         if load:
-            table = reader.load_sheet(name, dtypes="string").to_arrow()
+            table = reader.load_sheet(name, header_row=header_index, dtypes="string").to_arrow()
             table = pa.Table.from_batches([table]) if isinstance(table, pa.RecordBatch) else table
-            table = _with_formulas(path, name, table)
-            table = _with_rows(table.rename_columns(headers), skipped=set())
+            if kind == "xlsx":
+                table = _with_formulas(path, name, table, header_index)
+            table = _with_rows(table.rename_columns(headers), skipped=set(),
+                               first=header_index + 2)
             sheet.table = table.filter(_not_blank(table))
         sheets.append(sheet)
     if not sheets:
-        raise InputError(f"{path}: the workbook has no sheet with a header row")
+        raise InputError(f"{path}: the workbook has no sheet with a header row (sheets: "
+                         f"{', '.join(reader.sheet_names)[:200]}); the header needs known "
+                         "column names such as NIK and NAMA")
     return sheets
 
 
@@ -368,7 +446,8 @@ CELL_FORMULA = re.compile(
 DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})([0-9]+)')
 
 
-def _with_formulas(path: Path, sheet: str, table: pa.Table) -> pa.Table:
+def _with_formulas(path: Path, sheet: str, table: pa.Table, header_index: int = 0
+                   ) -> pa.Table:
     """Formula cells saved without their value (written by a program, never opened in
     Excel) read as blank; keep each one's formula as text ("=SUM(A1:A3)") instead."""
     with zipfile.ZipFile(path) as book:
@@ -380,7 +459,7 @@ def _with_formulas(path: Path, sheet: str, table: pa.Table) -> pa.Table:
         return table
     corner = DIMENSION.search(xml)
     first_col = _column_index(corner.group(1)) if corner else 0
-    header_row = int(corner.group(2)) if corner else 1
+    header_row = (int(corner.group(2)) if corner else 1) + header_index
     patches: dict[int, tuple[list[int], list[str]]] = {}
     for match in CELL_FORMULA.finditer(xml):
         column, row, formula, cached = match.groups()

@@ -101,7 +101,7 @@ def test_rows_that_do_not_parse_are_quarantined_with_their_row_number(ingest, tm
     assert _rows(con, "SELECT source_row, nama FROM clean_kemensos ORDER BY 1") == [
         (2, "SITI"), (4, "BUDI")]
     assert _rows(con, "SELECT source_row, reason_code FROM quarantine ORDER BY 1") == [
-        (3, "unparsable_row"), (5, "repeated_header"), (6, "no_identity")]
+        (3, "unparsable_row"), (5, "repeated_header"), (6, "blank_row")]
 
 
 def test_quarantined_lines_keep_their_shape_but_no_nik_or_name(ingest, tmp_path):
