@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconcile import db
+from reconcile import db, privacy, publish
 from reconcile.config import RunConfig
 from reconcile.errors import InputError
 from reconcile.ingest.headers import ColumnMap, mapping_keys, normalise, resolve
@@ -62,6 +62,10 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
     `warnings_are_errors = true` in the mapping file a warning stops the run.
     """
     notes = {} if notes is None else notes
+    # derived ids are published: keyed, so a register used as a dictionary cannot
+    # recompute them (an output folder's ids stay stable with its installation secret)
+    privacy.bind_key(con, DERIVED_ID_KEY,
+                     privacy.installation_secret(publish.state_dir(config.out)))
     options = read_mapping(config.mapping)
     files = [("kemensos", Path(p)) for p in config.kemensos] + [
         ("bps", Path(config.bps)), ("stats", Path(config.stats))]
@@ -281,12 +285,13 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
 # the same such content their place in the order of the other fields (sex, address,
 # region), then of reading: only wholly identical rows, interchangeable, are told apart
 # by reading order.
+DERIVED_ID_KEY = "derived_id"
 CONTENT = ("concat_ws(chr(31), coalesce(nik, ''), coalesce(no_kk, ''), "
            "upper(trim(coalesce(nama, ''))), coalesce(tgl_lahir, ''), "
            "coalesce(program, ''), $source)")
 DERIVED_ID = f"""
     SELECT * EXCLUDE (content, n) REPLACE (
-               'H' || substr(md5(content), 1, 15)
+               'H' || substr({privacy.keyed_hash_sql('content', DERIVED_ID_KEY)}, 1, 15)
                || CASE WHEN n > 1 THEN '-' || n ELSE '' END AS id_penerima)
     FROM (SELECT *, row_number() OVER (PARTITION BY content ORDER BY jenis_kelamin,
                                        alamat, kode_wilayah, rid) AS n
