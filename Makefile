@@ -58,7 +58,7 @@ lint: install  ## ruff and the architecture contract
 
 bench: install  ## quality and speed against Splink at 200k and 1M people, then the stress matrix
 	$(BIN)/reconcile bench --people 200000 --people 1000000
-	$(BIN)/python -m reconcile.bench.stress 200000
+	$(BIN)/python -m synth.bench.stress 200000
 
 evaluate: install  ## compare the sample run's findings with the generator's truth
 	$(BIN)/reconcile evaluate --out $(OUT) --truth $(SAMPLE)

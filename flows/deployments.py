@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from prefect import flow, get_run_logger
 
 from flows import served_paths
+from reconcile.tables import PROGRAMS
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -138,9 +139,8 @@ def manual_defaults(inbox: Path | None = None, out: Path | None = None) -> dict:
     try:
         inputs = newest_inputs(inbox)
     except (FileNotFoundError, OSError):
-        from reconcile.generate import PROGRAMS, program_file
-
-        inputs = {"kemensos": sorted(str(inbox / program_file(p.name)) for p in PROGRAMS),
+        inputs = {"kemensos": sorted(str(inbox / f"kemensos_{p.lower()}.csv")
+                                     for p in PROGRAMS),
                   "bps": str(inbox / "bps_register.parquet"),
                   "stats": str(inbox / "bps_poverty_stats.csv")}
     return {**inputs, "out": str(out or manual_out_folder()), "pseudonymise": False,

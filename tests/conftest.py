@@ -27,7 +27,7 @@ def con():
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory) -> Path:
     """A small generated data set with its truth, shared by the tests of one worker."""
-    from reconcile.generate import generate
+    from synth.generate import generate
 
     out = tmp_path_factory.mktemp("generated")
     generate(out, people=SMALL_PEOPLE, seed=11)

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reconcile.generate import generate, program_file
-from reconcile.generate.corrupt import UNUSABLE_NIK
-from reconcile.generate.kemensos import PROGRAMS
 from reconcile.reference import load_regions
 from reconcile.tables import BPS_COLUMNS, KEMENSOS_COLUMNS, STATS_COLUMNS
+from synth.generate import generate, program_file
+from synth.generate.corrupt import UNUSABLE_NIK
+from synth.generate.kemensos import PROGRAMS
 
 PEOPLE = 5_000
 SEED = 3

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from reconcile import db
-from reconcile.bench.metrics import dedupe_metrics, link_metrics
-from reconcile.bench.synth import synth
 from reconcile.match import MatchSettings, match
+from synth.bench.metrics import dedupe_metrics, link_metrics
+from synth.bench.synth import synth
 
 D = dt.date
 
@@ -84,7 +84,7 @@ def test_twins_are_not_merged_or_cross_linked():
 
 
 def test_quality_on_generated_data(small_data):
-    from reconcile.bench.data import from_generated
+    from synth.bench.data import from_generated
 
     kem, bps = from_generated(small_data)
     _, out = _run(kem, bps)

@@ -62,10 +62,6 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
     `warnings_are_errors = true` in the mapping file a warning stops the run.
     """
     notes = {} if notes is None else notes
-    # derived ids are published: keyed, so a register used as a dictionary cannot
-    # recompute them (an output folder's ids stay stable with its installation secret)
-    privacy.bind_key(con, DERIVED_ID_KEY,
-                     privacy.installation_secret(publish.state_dir(config.out)))
     options = read_mapping(config.mapping)
     files = [("kemensos", Path(p)) for p in config.kemensos] + [
         ("bps", Path(config.bps)), ("stats", Path(config.stats))]
@@ -83,7 +79,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
         for sheet in open_sheets(path, options, load=True, label=labels[path]):
             note = notes.setdefault(sheet.label, {"warnings": []})
             rows_read[sheet.label] = _store(con, role, path, sheet, plans[path, sheet.label],
-                                            note)
+                                            note, config.out)
             log.info("read %s: %d rows", sheet.label, rows_read[sheet.label])
             if sheet.skipped_sheets:
                 notes.setdefault(labels[path], {"warnings": []})["skipped_sheets"] = list(
@@ -200,8 +196,15 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
                 "source_row BIGINT, reason_code VARCHAR, reason VARCHAR, raw_values VARCHAR)")
 
 
+def _bind_derived_id_key(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """Derived ids are published: they are keyed with the output's installation secret
+    (made on first use), so a register used as a dictionary cannot recompute them, and
+    an output folder's ids stay stable from run to run."""
+    privacy.bind_key(con, DERIVED_ID_KEY, privacy.installation_secret(publish.state_dir(out)))
+
+
 def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
-           columns: ColumnMap, note: dict) -> int:
+           columns: ColumnMap, note: dict, out: Path) -> int:
     """Append one sheet to its raw table in canonical columns; return the records read."""
     table, wanted = ROLES[role]
     data = sheet.table
@@ -261,6 +264,7 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
     con.register("__sheet", frame)
     try:
         if derived:
+            _bind_derived_id_key(con, out)
             db.run(con, f"INSERT INTO {table} BY NAME {DERIVED_ID}", {"source": sheet.label})
         else:
             db.run(con, f"INSERT INTO {table} BY NAME SELECT * FROM __sheet")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.flow
 
 @pytest.fixture(scope="module")
 def two_provinces(tmp_path_factory) -> Path:
-    from reconcile.generate import generate
+    from synth.generate import generate
 
     out = tmp_path_factory.mktemp("two_provinces")
     generate(out, people=4_000, seed=5, provinces=("17", "18"))

@@ -15,8 +15,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from reconcile.bench.metrics import link_metrics
 from reconcile.reference import load_regions
+from synth.bench.metrics import link_metrics
 
 SOURCE = "kemensos_pbi-jk.csv"
 TITLES = [["DAFTAR PENERIMA BANTUAN PBI-JK TAHAP III 2025"], ["PROVINSI BENGKULU"], []]

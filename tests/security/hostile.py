@@ -109,7 +109,7 @@ def _clean(name: str) -> str:
 def make_base(folder: Path) -> Path:
     """The clean data set every case starts from: a generated register and statistics,
     and 40 Kemensos rows, three of them with accented names."""
-    from reconcile.generate import generate
+    from synth.generate import generate
 
     generate(folder / "generated", people=200, seed=3)
     base = folder / "base"

@@ -1,13 +1,13 @@
 """One bench measurement in its own process, so peak memory is its own.
 
-    python -m reconcile.bench.worker {cli|ours|splink|calibration} <folder>
+    python -m synth.bench.worker {cli|ours|splink|calibration} <folder>
         -> prints one JSON line
 
 `cli` times the `reconcile run` process as users start it (Prefect and its temporary
 server included) on the generator's raw files in `<folder>/generated`; `ours` runs the
 same pipeline in this process (`run_pipeline`, no Prefect); `splink` runs the baseline
 on the clean-contract frames `<folder>/{kemensos,bps}.parquet` written by
-`reconcile.bench`.
+`synth.bench`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from reconcile.bench.metrics import dedupe_metrics, link_metrics
+from synth.bench.metrics import dedupe_metrics, link_metrics
 
 KEY = "id_penerima"
 TRUTH = [KEY, "true_person_id", "true_id_individu"]
@@ -71,7 +71,7 @@ def _throughput(run: Path, timings: dict) -> dict:
 
 def _findings(run: Path, gen: Path) -> dict:
     """Precision and recall of each finding category against the truth."""
-    from reconcile.evaluate import evaluate_run
+    from synth.evaluate import evaluate_run
 
     table = evaluate_run(run, gen)
     return {r["category"]: {"precision": float(r["precision"]), "recall": float(r["recall"])}
@@ -127,7 +127,7 @@ def cli(folder: Path) -> dict:
 
 def splink(folder: Path) -> dict:
     """Run the Splink baseline at several thresholds; keep every threshold's quality."""
-    from reconcile.bench.splink_baseline import run_splink
+    from synth.bench.splink_baseline import run_splink
 
     kem = pd.read_parquet(folder / "kemensos.parquet")
     bps = pd.read_parquet(folder / "bps.parquet")

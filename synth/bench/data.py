@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reconcile.bench.synth import synth
+from synth.bench.synth import synth
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S")
 _SEX = {"L": "L", "P": "P", "1": "L", "2": "P", "LAKI-LAKI": "L", "PEREMPUAN": "P",
@@ -67,7 +67,7 @@ def from_generated(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def bench_data(people: int, seed: int, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate (or synthesise) the data set of one bench size."""
     try:
-        from reconcile.generate import generate
+        from synth.generate import generate
     except ImportError:
         return synth(people, seed)
     generate(folder, people=people, seed=seed)

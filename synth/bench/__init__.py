@@ -1,16 +1,16 @@
 """Benchmark: our whole pipeline against Splink 5 on the same generated data.
 
 `run_bench([200_000, 1_000_000], Path("data/bench"))` generates each size with
-`reconcile.generate`, then in the same run, on the same data, measures
+`synth.generate`, then in the same run, on the same data, measures
 
 * ours as users run it (the headline): the `reconcile run` process, start to exit,
   Prefect and its temporary server included;
 * ours in-process: `run_pipeline` on the same files (ingest, validate, scope, match,
   discrepancies, outputs: everything from the CSV/Parquet files to the published run);
 * Splink 5: link_and_dedupe on clean-contract frames of the same files
-  (`reconcile.bench.data`; configuration in `reconcile.bench.splink_baseline`),
+  (`synth.bench.data`; configuration in `synth.bench.splink_baseline`),
 
-each in its own subprocess (python -m reconcile.bench.worker) so that peak memory
+each in its own subprocess (python -m synth.bench.worker) so that peak memory
 (ru_maxrss) is per engine, and returns one markdown table per size.
 """
 
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconcile.bench.data import bench_data
+from synth.bench.data import bench_data
 
 ROWS = (
     ("link precision", "link_precision"), ("link recall", "link_recall"),
@@ -36,7 +36,7 @@ def _log(message: str) -> None:
 
 
 def _measure(kind: str, folder: Path) -> dict:
-    done = subprocess.run([sys.executable, "-m", "reconcile.bench.worker", kind, str(folder)],
+    done = subprocess.run([sys.executable, "-m", "synth.bench.worker", kind, str(folder)],
                           capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"bench worker {kind} failed on {folder}:\n{done.stderr[-4000:]}")

@@ -5,7 +5,7 @@ with errors spread evenly over the rows or piled up on careless rows (15% of row
 four times the rates: `ErrorProfile.low_quality_share`), plus the shared dataset of an
 independent generator (`../shared/data/independent-200k`), whose truth is converted to
 our generator's truth layout. Both engines run on the same files, each in its own
-process (`reconcile.bench.worker`); the findings are scored with `reconcile.evaluate`.
+process (`synth.bench.worker`); the findings are scored with `synth.evaluate`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import duckdb
 
-from reconcile.bench import _measure
-from reconcile.bench.data import from_generated
-from reconcile.generate import generate
-from reconcile.generate.corrupt import ErrorProfile
+from synth.bench import _measure
+from synth.bench.data import from_generated
+from synth.generate import generate
+from synth.generate.corrupt import ErrorProfile
 
 PROFILES = tuple(
     (f"ours x{scale:g}{', careless rows' if tiers else ''}",
@@ -116,5 +116,5 @@ def run_stress(out: Path, people: int = 200_000, seed: int = 7) -> str:
     return "\n".join(lines + calibration)
 
 
-if __name__ == "__main__":  # python -m reconcile.bench.stress [people]
+if __name__ == "__main__":  # python -m synth.bench.stress [people]
     print(run_stress(Path("data/bench"), int(sys.argv[1]) if len(sys.argv) > 1 else 200_000))

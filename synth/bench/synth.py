@@ -1,6 +1,6 @@
 """A small stand-in generator of clean tables with truth, for matching development.
 
-`reconcile.generate` is the project's generator; this module only makes clean_kemensos /
+`synth.generate` is the project's generator; this module only makes clean_kemensos /
 clean_bps shaped frames directly (no raw-file round trip) so that the matching engine can
 be tested quickly. Vectorised numpy/pandas, no per-row Python.
 """
