@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from reconcile.generate import generate
+    from synth.generate import generate
 
     started = time.perf_counter()
     summary = generate(args.out, people=args.people, seed=args.seed,
@@ -260,14 +260,14 @@ def _summary_text(result: dict) -> str:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from reconcile.bench import run_bench
+    from synth.bench import run_bench
 
     print(run_bench(args.people or [200_000, 1_000_000], args.out))
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from reconcile.evaluate import evaluate_run
+    from synth.evaluate import evaluate_run
 
     print(evaluate_run(args.out, args.truth).to_string(index=False))
     return 0
