@@ -219,5 +219,6 @@ def _missing_message(label: str, missing: list[str], overrides: dict[str, str],
     lines.append(f"  headers found: {', '.join(shown) or '(none)'}"
                  f"{' ...' if len(headers) > 30 else ''}")
     lines.append("  Fix: rename the column in the file, or map it in a mapping file "
-                 "(--mapping headers.toml with [columns] nik = \"YOUR HEADER\").")
+                 f"(--mapping headers.toml with [columns] {missing[0]} = \"YOUR HEADER\"; "
+                 "README, Reading real exports).")
     return "\n".join(lines)
