@@ -18,6 +18,8 @@ import pytest
 from reconcile.reference import load_regions
 from synth.bench.metrics import link_metrics
 
+pytestmark = pytest.mark.slow  # whole runs per layout (25 s): `make test` and CI
+
 SOURCE = "kemensos_pbi-jk.csv"
 TITLES = [["DAFTAR PENERIMA BANTUAN PBI-JK TAHAP III 2025"], ["PROVINSI BENGKULU"], []]
 FOOTER = [["JUMLAH", "", ""], [], ["", "", "Mengetahui"], ["", "", "Kepala Dinas Sosial"],

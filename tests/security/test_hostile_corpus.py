@@ -28,6 +28,7 @@ def test_the_corpus_covers_the_reported_kinds():
     assert {c.expect for c in CASES} == {"refused", "accepted"}
 
 
+@pytest.mark.slow  # 45 s of one worker: in `make test` and CI, not in `make check`
 def test_every_hostile_input_gets_a_clean_answer(base, tmp_path):
     results = run_corpus(CASES, base, tmp_path)
     table = summary(results)
