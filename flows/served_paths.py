@@ -64,11 +64,19 @@ def _inside(path: Path, root: Path) -> bool:
     return path != root and path.is_relative_to(root)
 
 
+def _within(path: str | os.PathLike, root: Path, root_itself: bool = False) -> Path | None:
+    """The real path if it lies inside `root` (or is `root`, when allowed) and was not
+    written with `..`; None otherwise."""
+    real = _resolved(path)
+    inside = _inside(real, root) or (root_itself and real == root)
+    return real if inside and ".." not in Path(path).parts else None
+
+
 def check_input(path: str | os.PathLike, what: str) -> Path:
     """The input's real path if it lies in the inbox; RunRefused otherwise."""
     inbox = inbox_folder()
-    real = _resolved(path)
-    if ".." in Path(path).parts or not _inside(real, inbox):
+    real = _within(path, inbox)
+    if real is None:
         raise RunRefused(f"{what} {path}: served runs read only from the inbox folder "
                          f"{inbox} (RECONCILE_INBOX); put the file there")
     return real
@@ -77,8 +85,8 @@ def check_input(path: str | os.PathLike, what: str) -> Path:
 def check_inbox(folder: str | os.PathLike) -> Path:
     """The nightly run's folder: the inbox itself or a folder inside it."""
     inbox = inbox_folder()
-    real = _resolved(folder)
-    if ".." in Path(folder).parts or not (real == inbox or _inside(real, inbox)):
+    real = _within(folder, inbox, root_itself=True)
+    if real is None:
         raise RunRefused(f"inbox {folder}: served runs read only from the inbox folder "
                          f"{inbox} (RECONCILE_INBOX)")
     return real
@@ -88,8 +96,8 @@ def check_output(path: str | os.PathLike) -> Path:
     """The output folder's real path if it lies under the outputs root; RunRefused
     otherwise."""
     root = outputs_root()
-    real = _resolved(path)
-    if ".." in Path(path).parts or not _inside(real, root):
+    real = _within(path, root)
+    if real is None:
         raise RunRefused(f"out {path}: served runs write only inside the outputs root "
                          f"{root} (RECONCILE_OUTPUTS_ROOT); choose a folder there")
     return real

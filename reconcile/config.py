@@ -90,14 +90,9 @@ class RunConfig:
         check_inputs(self)
         db.sql_path(self.out)
         check_retention(self.retention_days)
-        check_memory_limit(self.memory_limit)
+        check_resources(self.memory_limit, self.threads)
         if self.read_group is not None:
             publish.group_id(self.read_group)
-        if self.threads is not None and (isinstance(self.threads, bool)
-                                         or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise InputError(f"threads: {self.threads!r:.20} is not a whole number of at "
-                             "least 1")
         publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
         if self.pseudonymise:
             privacy.hmac_key()
@@ -127,11 +122,16 @@ class RunConfig:
 MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
-def check_memory_limit(value: str | None) -> None:
-    """A memory limit DuckDB understands ("8GB", "512MiB"), refused here otherwise."""
-    if value is not None and not (isinstance(value, str) and MEMORY.fullmatch(value.strip())):
-        raise InputError(f"memory_limit: {value!r:.40} is not a size such as '8GB' or "
-                         "'512MiB'")
+def check_resources(memory_limit: str | None, threads: int | None) -> None:
+    """A memory limit DuckDB understands ("8GB", "512MiB") and a whole number of threads,
+    refused here otherwise."""
+    if memory_limit is not None and not (isinstance(memory_limit, str)
+                                         and MEMORY.fullmatch(memory_limit.strip())):
+        raise InputError(f"memory_limit: {memory_limit!r:.40} is not a size such as '8GB' "
+                         "or '512MiB'")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise InputError(f"threads: {threads!r:.20} is not a whole number of at least 1")
 
 
 def region_code(value: object) -> str:

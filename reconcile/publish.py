@@ -304,17 +304,17 @@ def grant_group_read(stage: Path, name: str) -> None:
     group): files 0640 and folders 0750 of that group. Others still get nothing, and the
     identity state and work files stay owner-only."""
     gid = group_id(name)
-    for folder in (stage.parent, stage):
-        os.chown(folder, -1, gid)
-        folder.chmod(folder.stat().st_mode & 0o777 | 0o050)
+    _grant(stage.parent, gid, 0o050)  # the versions folder: traversable by the group
     for folder, _dirs, files in os.walk(stage):
-        os.chown(folder, -1, gid)
-        os.chmod(folder, os.stat(folder).st_mode & 0o777 | 0o050)
-        for name_ in files:
-            path = os.path.join(folder, name_)
+        _grant(folder, gid, 0o050)
+        for path in (os.path.join(folder, f) for f in files):
             if not os.path.islink(path):
-                os.chown(path, -1, gid)
-                os.chmod(path, os.stat(path).st_mode & 0o777 | 0o040)
+                _grant(path, gid, 0o040)
+
+
+def _grant(path: str | Path, gid: int, bits: int) -> None:
+    os.chown(path, -1, gid)
+    os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | bits)
 
 
 def _clear_way(out: Path) -> None:

@@ -78,6 +78,11 @@ def _findings(run: Path, gen: Path) -> dict:
             for r in table.to_dict("records")}
 
 
+def _inputs(gen: Path) -> dict[str, object]:
+    return {"kemensos": tuple(sorted(gen.glob("kemensos_*.csv"))),
+            "bps": gen / "bps_register.parquet", "stats": gen / "bps_poverty_stats.csv"}
+
+
 def ours(folder: Path) -> dict:
     """Run the whole pipeline in this process on the generated files; score it."""
     from reconcile.config import RunConfig
@@ -96,11 +101,6 @@ def ours(folder: Path) -> dict:
             "findings": _findings(run, gen),
             "match_timings": result.get("match", {}).get("timings", {}),
             **_throughput(run, result["timings"])}
-
-
-def _inputs(gen: Path) -> dict[str, object]:
-    return {"kemensos": tuple(sorted(gen.glob("kemensos_*.csv"))),
-            "bps": gen / "bps_register.parquet", "stats": gen / "bps_poverty_stats.csv"}
 
 
 def cli(folder: Path) -> dict:
@@ -164,9 +164,7 @@ def calibration(folder: Path) -> dict:
     gen, stage = folder / "generated", folder / "calibration"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    config = RunConfig(kemensos=tuple(sorted(gen.glob("kemensos_*.csv"))),
-                       bps=gen / "bps_register.parquet", stats=gen / "bps_poverty_stats.csv",
-                       out=stage / "out", memory_limit=MEMORY_LIMIT)
+    config = RunConfig(**_inputs(gen), out=stage / "out", memory_limit=MEMORY_LIMIT)
     run = pipeline.Run(config, "calibration", stage)
     pipeline.ingest(run)
     pipeline.validate(run)

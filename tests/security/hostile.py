@@ -807,40 +807,33 @@ def stats_duplicate_region(inputs: Inputs) -> None:
     inputs.write_stats("\n".join([*lines, lines[1]]) + "\n")
 
 
+def _set_stats_cell(inputs: Inputs, line: int, column: int, value: str) -> None:
+    """Write the statistics file with one cell (line 0 is the header) replaced."""
+    lines = _stats_lines(inputs)
+    cells = lines[line].split(",")
+    cells[column] = f'"{value}"'
+    lines[line] = ",".join(cells)
+    inputs.write_stats("\n".join(lines) + "\n")
+
+
 @case("stats", "refused", STATS, "penduduk_miskin", "row 3")
 def stats_negative_count(inputs: Inputs) -> None:
-    lines = _stats_lines(inputs)
-    cells = lines[2].split(",")
-    cells[3] = '"-364"'
-    lines[2] = ",".join(cells)
-    inputs.write_stats("\n".join(lines) + "\n")
+    _set_stats_cell(inputs, 2, 3, "-364")
 
 
 @case("stats", "refused", STATS, "penduduk_miskin", "row 2")
 def stats_non_numeric_count(inputs: Inputs) -> None:
-    lines = _stats_lines(inputs)
-    cells = lines[1].split(",")
-    cells[3] = '"banyak"'
-    lines[1] = ",".join(cells)
-    inputs.write_stats("\n".join(lines) + "\n")
+    _set_stats_cell(inputs, 1, 3, "banyak")
 
 
 @case("stats", "refused", STATS, "persen_miskin", "row 2")
 def stats_percent_over_100(inputs: Inputs) -> None:
-    lines = _stats_lines(inputs)
-    cells = lines[1].split(",")
-    cells[4] = '"150.5"'
-    lines[1] = ",".join(cells)
-    inputs.write_stats("\n".join(lines) + "\n")
+    _set_stats_cell(inputs, 1, 4, "150.5")
 
 
 @case("stats", "refused", STATS, "penduduk_miskin", "row 2")
 def stats_poor_over_population(inputs: Inputs) -> None:
-    lines = _stats_lines(inputs)
-    cells = lines[1].split(",")
-    cells[3] = '"999999"'
-    lines[1] = ",".join(cells)
-    inputs.write_stats("\n".join(lines) + "\n")
+    _set_stats_cell(inputs, 1, 3, "999999")
 
 
 @case("stats", "refused", STATS)
