@@ -25,7 +25,8 @@ PUBLIC_TABLES = {"quarantine.parquet": Table.QUARANTINE,
 PACKAGES = ("pandas", "pandera", "rapidfuzz", "prefect", "duckdb", "pyarrow", "numpy")
 RECONCILED_SQL = f"""
 SELECT k.rid, k.source_file, k.source_row, k.id_penerima, k.program, p.person_id,
-       l.id_individu, b.id_keluarga, b.desil, l.match_probability, l.match_type,
+       l.id_individu, b.id_keluarga, b.desil, l.match_probability, l.in_register_probability,
+       l.match_type,
        l.no_match_reason, k.nik, k.nik_status, k.tgl_lahir_status, k.kode_wilayah_status, k.nik_dob_conflict, k.nik_sex_conflict,
        k.no_kk, k.nama, k.tgl_lahir, k.jenis_kelamin, k.alamat, k.kode_wilayah,
        b.nik AS bps_nik, b.kode_wilayah AS bps_kode_wilayah,

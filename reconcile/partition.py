@@ -144,5 +144,6 @@ def _empty(table: str) -> str:
     if table == Table.KEMENSOS_PERSONS:
         return "SELECT NULL::BIGINT AS rid, NULL::VARCHAR AS person_id LIMIT 0"
     return ("SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS id_individu, "
-            "NULL::DOUBLE AS match_probability, NULL::VARCHAR AS match_type, "
+            "NULL::DOUBLE AS match_probability, NULL::DOUBLE AS in_register_probability, "
+            "NULL::VARCHAR AS match_type, "
             "NULL::VARCHAR AS no_match_reason LIMIT 0")

@@ -73,9 +73,23 @@ def row_probability_sql(prior: RowPrior) -> str:
     the row's mass.
     """
     scale = prior.in_register / max(prior.register_size, 1)
-    lr = f"pow(2, match_weight - {float(prior.pair_bits)!r})"
-    return (f"{scale!r} * {lr} / ({1 - prior.in_register!r}"
-            f" + {scale!r} * sum({lr}) OVER (PARTITION BY rid_l))")
+    return (f"{scale!r} * {_lr(prior)} / ({1 - prior.in_register!r}"
+            f" + {scale!r} * sum({_lr(prior)}) OVER (PARTITION BY rid_l))")
+
+
+def in_register_probability_sql(prior: RowPrior | None) -> str:
+    """P(the row's person is in the register at all): the row probabilities of all its
+    candidates summed (`row_probability_sql`); without `prior`, the best pair's."""
+    if prior is None:
+        return "max(match_probability) OVER (PARTITION BY rid_l)"
+    scale = prior.in_register / max(prior.register_size, 1)
+    mass = f"{scale!r} * sum({_lr(prior)}) OVER (PARTITION BY rid_l)"
+    return f"{mass} / ({1 - prior.in_register!r} + {mass})"
+
+
+def _lr(prior: RowPrior) -> str:
+    """A pair's likelihood ratio, from its weight less the prior bits it carries."""
+    return f"pow(2, match_weight - {float(prior.pair_bits)!r})"
 
 
 def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
@@ -97,6 +111,7 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
         SELECT rid_l, rid_r, match_weight, gamma_nik, gamma_name, gamma_dob,
                match_probability AS pair_probability,
                {row_probability} AS match_probability,
+               {in_register_probability_sql(prior)} AS in_register_probability,
                -- ties broken by the register id, not the row number: row order must
                -- not change a link
                row_number() OVER (PARTITION BY rid_l
@@ -108,6 +123,7 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
         WHERE b.rank = 1
     )
     SELECT k.rid, b.rid_r AS bps_rid, b.match_weight, b.match_probability,
+           coalesce(b.in_register_probability, 0.0) AS in_register_probability,
            b.gamma_nik = {_NIK_EXACT} AS nik_exact,
            -- agrees with its candidate on birth date and on name or NIK, whatever the
            -- rest says (a badly typed name beside the own NIK is common)
@@ -172,6 +188,8 @@ def links_sql() -> str:
            CASE WHEN count(id_individu) > 0
                 THEN max(match_probability) FILTER (id_individu IS NOT NULL)
                 ELSE max(match_probability) END AS match_probability,
+           -- the person is in the register if any of its rows' persons is
+           max(in_register_probability) AS in_register_probability,
            CASE WHEN bool_or(nik_exact AND id_individu IS NOT NULL) THEN 'nik_exact'
                 WHEN count(id_individu) > 0 THEN 'probabilistic'
                 ELSE 'none' END AS match_type,
