@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile import changes, db, identity, outputs, partition, publish, resources
+from reconcile import accuracy, changes, db, identity, outputs, partition, publish, resources
 from reconcile.config import RunConfig
 from reconcile.discrepancies import ReportSettings, find_discrepancies
 from reconcile.ingest import load_inputs
@@ -213,6 +213,7 @@ def report(run: Run) -> None:
         summarise_regions(con, settings)
         validate_table(con, Table.DISCREPANCIES, Discrepancies)
         validate_table(con, Table.REGION_SUMMARY, RegionSummary)
+        run.facts["accuracy"] = accuracy.estimate(con)  # model estimates, no labels
         run.facts["changes"] = changes.find_changes(
             con, identity.previous_state(run.config.out), settings)
 
