@@ -16,7 +16,7 @@ $(shell mkdir -p $(PREFECT_HOME))  # Prefect does not create its home's parent f
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install browser run sample check test lint bench evaluate serve stop clean
+.PHONY: help install browser office run sample check test lint bench evaluate serve stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ browser:  ## headless Chromium for the report test (Debian's package)
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+office:  ## headless LibreOffice Calc for the review-workbook test (Debian's package)
+	@command -v soffice >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
+
 sample: install  ## generate sample data (PEOPLE=20000) into data/sample
 	$(BIN)/reconcile generate --out $(SAMPLE) --people $(PEOPLE) --seed 7
 
@@ -47,7 +51,7 @@ check: install  ## the fast loop (about a minute): contracts, lint, tests withou
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not flow and not slow and not browser"
 
-test: install browser  ## architecture contract, lint, then the test suite
+test: install browser office  ## architecture contract, lint, then the test suite
 	$(BIN)/lint-imports
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest -q -n 2 --dist loadfile
