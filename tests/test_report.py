@@ -265,3 +265,66 @@ def test_html_renders_in_chromium(report_html, tmp_path):
     assert dom.stdout.count("<svg") >= 4 and dom.stdout.count("<rect") >= 20  # charts drew
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console  # the page logs nothing: any console line is an error or a warning
+
+
+# --- accuracy estimates (reconcile.accuracy) ----------------------------------------
+
+@pytest.fixture
+def accuracy_con(report_con):
+    """The report tables plus the run's label-free accuracy estimates."""
+    from reconcile import accuracy
+
+    db.run(report_con, "ALTER TABLE reconciled ADD COLUMN in_register_probability DOUBLE")
+    db.run(report_con, "UPDATE reconciled SET in_register_probability = "
+                       "coalesce(match_probability, 0.25)")
+    accuracy.estimate(report_con)
+    return report_con
+
+
+def test_html_accuracy_section_is_labelled_as_estimates(accuracy_con, tmp_path):
+    path = tmp_path / "report.html"
+    write_report_html(accuracy_con, path, RUN_INFO)
+    text = path.read_text(encoding="utf-8")
+    section = text.split("id='akurasi'")[1].split("</section>")[0]
+    assert "Perkiraan akurasi (model, tanpa label) / Accuracy estimates (model, no labels)" \
+        in section
+    assert "model estimates" in section and "perkiraan model" in section
+    assert "On test data the overall estimate was within" in section
+    assert "over-confident when several fields are wrong together" in section
+    assert "Estimated precision" in section and "Estimated false links" in section
+    # overall: links K-1, K-1b, K-2, K-3, K-5; expected false 0.01+0.01+0.28+0.49+0 = 0.79
+    overall = section.split("id='tabel-akurasi'")[1].split("</table>")[0]
+    assert "<td class='num'>0,8</td>" in overall and "84,200%" in overall
+    programs = section.split("id='tabel-akurasi-program'")[1].split("</table>")[0]
+    assert "BPNT" in programs and "PKH" in programs
+    regencies = section.split("id='tabel-akurasi-kabupaten'")[1].split("</table>")[0]
+    assert "Bengkulu Selatan" in regencies and "17.02" in regencies
+    assert "no region code" in regencies  # K-5 has no region code
+    assert "href='#akurasi'" in text
+    assert_private(text)
+
+
+def test_html_without_accuracy_table_says_so(report_html):
+    section = report_html.read_text(encoding="utf-8").split("id='akurasi'")[1]
+    assert "No accuracy estimates for this run." in section.split("</section>")[0]
+
+
+def test_xlsx_accuracy_sheet(accuracy_con, tmp_path):
+    path = tmp_path / "report.xlsx"
+    write_report_xlsx(accuracy_con, path)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[:3] == ["Ringkasan (Summary)", "Akurasi (Accuracy)",
+                                   "not_in_register"]
+    assert book["inclusion_error"].max_row == 4  # category rows still land in their sheet
+    sheet = book["Akurasi (Accuracy)"]
+    values = [v for row in sheet.iter_rows(values_only=True) for v in row if v is not None]
+    assert values[0].startswith("Perkiraan akurasi (model, tanpa label)")
+    assert any("model estimates" in str(v) for v in values)
+    assert any("On test data" in str(v) for v in values)
+    levels = [row[0] for row in sheet.iter_rows(min_row=6, values_only=True)]
+    assert levels == ["Keseluruhan / Overall"] + ["Per program / By programme"] * 2 \
+        + ["Per kabupaten/kota / By regency"] * 3
+    precision = next(sheet.iter_rows(min_row=6, max_row=6))[8]
+    assert precision.value == pytest.approx(1 - 0.79 / 5)
+    assert precision.number_format == "0.000%"
+    assert_private("\n".join(v for v in _all_values(book) if isinstance(v, str)))

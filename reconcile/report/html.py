@@ -20,6 +20,14 @@ import pandas as pd
 from reconcile import db
 from reconcile.report import svg
 from reconcile.report.labels import (
+    ACCURACY_ABSENT,
+    ACCURACY_BENCH_NOTE,
+    ACCURACY_COLUMNS,
+    ACCURACY_EXPECTED,
+    ACCURACY_LEVELS,
+    ACCURACY_NOTE,
+    ACCURACY_RATES,
+    ACCURACY_TITLE,
     DISCREPANCY_COLUMNS,
     ESTIMATE_COLUMNS,
     REGION_COLUMNS,
@@ -28,6 +36,7 @@ from reconcile.report.labels import (
     SHARE_COLUMNS,
     SURVEY_NOTE,
     category_label,
+    fmt_decimal,
     fmt_int,
     fmt_money,
     fmt_share,
@@ -41,6 +50,7 @@ from reconcile.report.queries import (
     REGENCY_SQL,
     REGION_SUMMARY,
     SEVERITY_RANK_SQL,
+    accuracy_rows,
     category_counts,
     regency_names,
     region_rows,
@@ -52,7 +62,7 @@ CHART_REGIONS = 40       # regencies per chart; more would not be readable
 HISTOGRAM_BINS = 20
 # Identifiers and codes must not wrap: officers copy them into other systems.
 NOWRAP_COLUMNS = frozenset({"record_id", "person_id", "id_individu", "id_keluarga",
-                            "kode_wilayah"})
+                            "kode_wilayah", "kode_kabupaten"})
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;
@@ -114,12 +124,14 @@ def render(con: duckdb.DuckDBPyConnection, run_info: dict) -> str:
         f"<section><p class='note'>{escape(SURVEY_NOTE)}</p></section>",
         _charts(con, kabupaten),
         _category_table(con),
+        _accuracy_section(con),
         _region_tables(con, kabupaten),
         _discrepancy_sample(con),
     ])
     title = "Laporan Rekonsiliasi Kemensos-BPS / Kemensos-BPS Reconciliation Report"
     nav = "".join(f"<a href='#{a}'>{escape(t)}</a>" for a, t in (
         ("grafik", "Grafik / Charts"), ("kategori", "Temuan / Findings"),
+        ("akurasi", "Akurasi (perkiraan) / Accuracy (estimates)"),
         ("wilayah", "Wilayah / Regions"), ("sampel", "Contoh temuan / Sample")))
     return (
         "<!DOCTYPE html><html lang='id'><head><meta charset='utf-8'>"
@@ -253,6 +265,10 @@ def _cell(column: str, value: Any) -> str:
         return f"<td class='num'>{fmt_share(value)}</td>"
     if column == "cost":
         return f"<td class='num'>{fmt_money(value)}</td>"
+    if column in ACCURACY_RATES:
+        return f"<td class='num'>{fmt_share(value, digits=3)}</td>"
+    if column in ACCURACY_EXPECTED:
+        return f"<td class='num'>{fmt_decimal(value)}</td>"
     if column in ESTIMATE_COLUMNS or (isinstance(value, numbers.Real) and not is_missing(value)):
         return f"<td class='num'>{fmt_int(value)}</td>"
     css = " class='id'" if column in NOWRAP_COLUMNS else ""
@@ -299,6 +315,34 @@ def _region_tables(con: duckdb.DuckDBPyConnection, kabupaten: pd.DataFrame) -> s
               f"({fmt_int(len(kecamatan))})</summary>"
             + _search_box("tabel-kecamatan", len(kecamatan))
             + _table(kecamatan, REGION_COLUMNS, "tabel-kecamatan") + "</details></section>")
+
+
+def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
+    """The model's own estimate of its false and missed links (reconcile.accuracy),
+    overall, per programme and per regency, worded as estimates with the bench's
+    measured distance from the truth, so nobody reads them as counted errors."""
+    head = f"<section id='akurasi'><h2>{escape(ACCURACY_TITLE)}</h2>"
+    overall = accuracy_rows(con, "overall")
+    if overall is None or overall.empty:
+        return head + f"<p>{escape(ACCURACY_ABSENT)}</p></section>"
+    regencies = accuracy_rows(con, "kabupaten")
+    return (head + f"<p class='note'>{escape(ACCURACY_NOTE)}<br>"
+            f"{escape(ACCURACY_BENCH_NOTE)}</p>"
+            f"<h3>{escape(ACCURACY_LEVELS['overall'])}</h3>"
+            + _table(overall, _accuracy_headers("program", "kode_kabupaten", "nama_wilayah"),
+                     "tabel-akurasi")
+            + f"<h3>{escape(ACCURACY_LEVELS['program'])}</h3>"
+            + _table(accuracy_rows(con, "program"),
+                     _accuracy_headers("kode_kabupaten", "nama_wilayah"), "tabel-akurasi-program")
+            + f"<details><summary>{escape(ACCURACY_LEVELS['kabupaten'])} "
+              f"({fmt_int(len(regencies))})</summary>"
+            + _search_box("tabel-akurasi-kabupaten", len(regencies))
+            + _table(regencies, _accuracy_headers("program"), "tabel-akurasi-kabupaten")
+            + "</details></section>")
+
+
+def _accuracy_headers(*left_out: str) -> dict[str, str]:
+    return {k: v for k, v in ACCURACY_COLUMNS.items() if k not in left_out}
 
 
 def _discrepancy_sample(con: duckdb.DuckDBPyConnection) -> str:

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from reconcile import db
+from reconcile.accuracy import ESTIMATES
 from reconcile.privacy import mask_long_digits_sql
 from reconcile.report.labels import REGION_COLUMNS
 from reconcile.tables import Table
@@ -18,6 +19,8 @@ from reconcile.tables import Table
 DISCREPANCIES = Table.DISCREPANCIES
 REGION_SUMMARY = Table.REGION_SUMMARY
 RECONCILED = Table.RECONCILED
+ACCURACY = ESTIMATES
+NO_REGION_CODE = "tanpa kode wilayah / no region code"
 
 # Control characters Excel and XML 1.0 reject (tab, LF and CR are allowed).
 _CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
@@ -57,3 +60,25 @@ def regency_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     rows = db.df(con, f"SELECT kode_wilayah, any_value(nama_wilayah) AS nama "
                       f"FROM {REGION_SUMMARY} WHERE level = 'kabupaten' GROUP BY ALL")
     return dict(zip(rows["kode_wilayah"], rows["nama"].fillna(""), strict=True))
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the work database holds `table` (older runs and test setups lack some)."""
+    return bool(db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t "
+                               "AND database_name = current_database()", {"t": table}))
+
+
+def accuracy_rows(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame | None:
+    """The accuracy estimates of one level ('overall', 'program', 'kabupaten'), regencies
+    with their names; None when the run wrote no estimates."""
+    if not has_table(con, ACCURACY):
+        return None
+    return db.df(con, f"""
+        SELECT a.*, coalesce(r.nama_wilayah, CASE WHEN a.kode_kabupaten = 'unknown'
+                                                  THEN $no_code END) AS nama_wilayah
+        FROM {ACCURACY} a
+        LEFT JOIN (SELECT kode_wilayah, any_value(nama_wilayah) AS nama_wilayah
+                   FROM {REGION_SUMMARY} WHERE level = 'kabupaten' GROUP BY ALL) r
+               ON r.kode_wilayah = a.kode_kabupaten
+        WHERE a.level = $level ORDER BY a.program, a.kode_kabupaten""",
+                 {"level": level, "no_code": NO_REGION_CODE})

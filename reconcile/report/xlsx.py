@@ -1,4 +1,5 @@
-"""report.xlsx: a summary sheet, then one filterable sheet per discrepancy category.
+"""report.xlsx: a summary sheet, the accuracy estimates, then one filterable sheet per
+discrepancy category.
 
 openpyxl writes the summary sheet and each category sheet's header, widths, frozen row and
 filter; the category rows themselves (hundreds of thousands at a million people) are
@@ -27,6 +28,13 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from reconcile import db
 from reconcile.report.labels import (
+    ACCURACY_BENCH_NOTE,
+    ACCURACY_COLUMNS,
+    ACCURACY_EXPECTED,
+    ACCURACY_LEVELS,
+    ACCURACY_NOTE,
+    ACCURACY_RATES,
+    ACCURACY_TITLE,
     DESIL_COLUMNS,
     DISCREPANCY_COLUMNS,
     REGION_COLUMNS,
@@ -39,16 +47,20 @@ from reconcile.report.labels import (
     ordered_categories,
 )
 from reconcile.report.queries import (
+    ACCURACY,
     DISCREPANCIES,
     RECONCILED,
     REGION_SUMMARY,
     SEVERITY_RANK_SQL,
+    accuracy_rows,
     category_counts,
+    has_table,
     safe_text_sql,
 )
 
 EXCEL_MAX_ROWS = 1_048_575          # 1,048,576 rows per sheet, one is the header
 SUMMARY_SHEET = "Ringkasan (Summary)"
+ACCURACY_SHEET = "Akurasi (Accuracy)"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_START_RE = "^[=+@\\t\\r-]"
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -86,7 +98,7 @@ def sheet_names(categories: list[str]) -> dict[str, str]:
     >>> names["invalid_nik"], names["x:y" * 20][-4:], names["x:y" * 21][-4:]
     ('invalid_nik', 'x_yx', 'x__2')
     """
-    taken = {SUMMARY_SHEET.lower()}
+    taken = {SUMMARY_SHEET.lower(), ACCURACY_SHEET.lower()}
     names = {}
     for category in categories:
         base = _SHEET_NAME_BAD.sub("_", category or "kategori")[:31].strip("'") or "kategori"
@@ -108,12 +120,15 @@ def write_report_xlsx(con: duckdb.DuckDBPyConnection, path: Path,
     rows = dict(zip(counts["category"], counts["n"].astype(int), strict=True))
     book = Workbook(write_only=True)
     _write_summary(book.create_sheet(SUMMARY_SHEET), con, counts, names, run_info)
+    if has_table(con, ACCURACY):  # older work databases have no estimates
+        _write_accuracy(book.create_sheet(ACCURACY_SHEET), con)
+    first = len(book.worksheets) + 1
     for category in categories:
         _write_category(book.create_sheet(names[category]), min(rows[category], EXCEL_MAX_ROWS))
     skeleton = Path(path).with_suffix(".skeleton.xlsx")
     book.save(skeleton)
     try:
-        _fill_category_sheets(con, skeleton, Path(path), categories)
+        _fill_category_sheets(con, skeleton, Path(path), categories, first)
     finally:
         skeleton.unlink(missing_ok=True)
 
@@ -213,6 +228,35 @@ def _region_cell(sheet: WriteOnlyWorksheet, column: str, value: Any) -> Any:
     return neutralise(value)
 
 
+# --- accuracy estimates -------------------------------------------------------------
+
+def _write_accuracy(sheet: WriteOnlyWorksheet, con: duckdb.DuckDBPyConnection) -> None:
+    """The label-free estimates, overall then per programme then per regency, under the
+    notes that say they are model estimates and how far they were from truth."""
+    columns = list(ACCURACY_COLUMNS)
+    for i, width in enumerate((30, 12, 12, 28, 12, 14, 18, 18, 16, 16), start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.append([_bold(sheet, ACCURACY_TITLE)])
+    sheet.append([ACCURACY_NOTE])
+    sheet.append([ACCURACY_BENCH_NOTE])
+    sheet.append([])
+    sheet.append([_bold(sheet, h) for h in ("Tingkat / Level", *ACCURACY_COLUMNS.values())])
+    for level, label in ACCURACY_LEVELS.items():
+        for row in accuracy_rows(con, level)[columns].itertuples(index=False):
+            sheet.append([neutralise(label)] + [_accuracy_cell(sheet, c, v)
+                                                for c, v in zip(columns, row, strict=True)])
+
+
+def _accuracy_cell(sheet: WriteOnlyWorksheet, column: str, value: Any) -> Any:
+    """Rates as percentages to 0.001%, expected counts to one decimal, numbers summable."""
+    value = _python(value)
+    if value is None or column not in ACCURACY_RATES | ACCURACY_EXPECTED:
+        return neutralise(value)
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = "0.000%" if column in ACCURACY_RATES else "#,##0.0"
+    return cell
+
+
 # --- one sheet per category ---------------------------------------------------------
 
 def _category_sql(category_param: str) -> str:
@@ -264,12 +308,13 @@ def _rows_xml_sql() -> str:
 
 
 def _fill_category_sheets(con: duckdb.DuckDBPyConnection, skeleton: Path, path: Path,
-                          categories: list[str]) -> None:
+                          categories: list[str], first: int) -> None:
     """Copy the skeleton workbook, streaming each category's rows into its sheet XML.
 
-    openpyxl numbers sheets in creation order: sheet1 is the summary, then categories.
+    openpyxl numbers sheets in creation order: sheet1 is the summary, the accuracy sheet
+    may follow, then the categories from sheet number `first`.
     """
-    sheets = {f"xl/worksheets/sheet{n}.xml": c for n, c in enumerate(categories, start=2)}
+    sheets = {f"xl/worksheets/sheet{n}.xml": c for n, c in enumerate(categories, start=first)}
     with (zipfile.ZipFile(skeleton) as source,
           zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target):
         for item in source.infolist():

@@ -11,7 +11,8 @@
   (`synth.bench.data`; configuration in `synth.bench.splink_baseline`),
 
 each in its own subprocess (python -m synth.bench.worker) so that peak memory
-(ru_maxrss) is per engine, and returns one markdown table per size.
+(ru_maxrss) is per engine, and returns one markdown table per size, then one table of
+the run's label-free accuracy estimates against the truth (issue 12, must-show 4).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 from synth.bench.data import bench_data
+from synth.bench.metrics import GOAL_PP
 
 ROWS = (
     ("link precision", "link_precision"), ("link recall", "link_recall"),
@@ -29,6 +31,13 @@ ROWS = (
     ("dedupe precision", "dedupe_precision"), ("dedupe recall", "dedupe_recall"),
     ("dedupe F1", "dedupe_f1"),
 )
+
+
+ACCURACY_HEADER = (
+    f"| data | links | precision: estimated / true (pp off) | recall: estimated / true "
+    f"(pp off) | regencies within ±{GOAL_PP} pp, precision / recall | largest regency "
+    f"error (pp), precision / recall | rows without region code: recall est. / true | "
+    f"overall within ±{GOAL_PP} pp |")
 
 
 def _log(message: str) -> None:
@@ -83,9 +92,40 @@ def _table(people: int, cli: dict, ours: dict, splink: dict) -> list[str]:
     return lines
 
 
+def _pp(estimated: float | None, true: float | None) -> str:
+    if estimated is None or true is None:
+        return "–"
+    return f"{estimated:.5f} / {true:.5f} ({100 * (estimated - true):+.3f})"
+
+
+def accuracy_table(rows: list[tuple[str, dict]]) -> list[str]:
+    """Estimated against true link precision and recall per data set (worker
+    'accuracy'): overall, per regency, and the rows that have no region code."""
+    lines = ["\n### Label-free accuracy estimates against the truth (reconciled rows)\n",
+             ACCURACY_HEADER, "|" + "---|" * (ACCURACY_HEADER.count("|") - 1)]
+    for label, acc in rows:
+        o, g, u = acc["overall"], acc["regencies"], acc.get("no_region_code") or {}
+        goal = max(abs(o["precision_error_pp"] or 0), abs(o["recall_error_pp"] or 0))
+        lines.append(
+            f"| {label} | {o['links']:,.0f} | {_pp(o['estimated_precision'], o['true_precision'])} "
+            f"| {_pp(o['estimated_recall'], o['true_recall'])} | "
+            f"{g['precision_within_goal']}/{g['precision_regencies']} / "
+            f"{g['recall_within_goal']}/{g['recall_regencies']} | "
+            f"{_num(g['precision_max_abs_error_pp'])} ({g['precision_worst_regency']}) / "
+            f"{_num(g['recall_max_abs_error_pp'])} ({g['recall_worst_regency']}) | "
+            f"{_pp(u.get('estimated_recall'), u.get('true_recall'))} | "
+            f"{'yes' if goal <= GOAL_PP else f'NO, off by {goal:.2f} pp'} |")
+    return lines
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def run_bench(people: list[int], out: Path, seed: int = 7) -> str:
     """Generate each size, run both engines, return the markdown tables."""
     lines = ["## Bench: whole pipeline vs Splink 5 (same data, same machine, same run)"]
+    estimates = []
     for n in people:
         folder = out / f"people_{n}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -102,4 +142,5 @@ def run_bench(people: list[int], out: Path, seed: int = 7) -> str:
         table = _table(n, cli, ours, _measure("splink", folder))
         _log("\n".join(table))
         lines += table
-    return "\n".join(lines)
+        estimates.append((f"ours, {n:,} people", ours["accuracy"]))
+    return "\n".join(lines + accuracy_table(estimates))

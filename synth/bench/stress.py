@@ -5,7 +5,8 @@ with errors spread evenly over the rows or piled up on careless rows (15% of row
 four times the rates: `ErrorProfile.low_quality_share`), plus the shared dataset of an
 independent generator (`../shared/data/independent-200k`), whose truth is converted to
 our generator's truth layout. Both engines run on the same files, each in its own
-process (`synth.bench.worker`); the findings are scored with `synth.evaluate`.
+process (`synth.bench.worker`); the findings are scored with `synth.evaluate`, and the
+run's label-free accuracy estimates are set against the truth of every data set.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from synth.bench import _measure
+from synth.bench import _measure, accuracy_table
 from synth.bench.data import from_generated
 from synth.generate import generate
 from synth.generate.corrupt import ErrorProfile
@@ -103,17 +104,20 @@ def run_stress(out: Path, people: int = 200_000, seed: int = 7) -> str:
              "|" + "---|" * (HEADER.count("|") - 1)]
     calibration = ["\n## Calibration: each row's best candidate, per band of match probability\n",
                    "| data | band | rows | predicted match rate | observed |", "|---|---|---|---|---|"]
+    estimates = []
     for n, (label, profile) in enumerate(cases):
         folder = out / f"stress_{n}"
         _log(f"stress: {label}: preparing")
         _prepare(folder, label, profile, people, seed)
         _log(f"stress: {label}: ours, Splink, calibration")
-        row, _ = _row(label, _measure("ours", folder), _measure("splink", folder))
+        ours = _measure("ours", folder)
+        row, _ = _row(label, ours, _measure("splink", folder))
         _log(row)
         lines.append(row)
+        estimates.append((label, ours["accuracy"]))
         if profile is None or profile == ErrorProfile(low_quality_share=0.15):
             calibration += _calibration(label, _measure("calibration", folder)["bands"])
-    return "\n".join(lines + calibration)
+    return "\n".join(lines + calibration + accuracy_table(estimates))
 
 
 if __name__ == "__main__":  # python -m synth.bench.stress [people]

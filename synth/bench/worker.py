@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from synth.bench.metrics import dedupe_metrics, link_metrics
+from synth.bench.metrics import dedupe_metrics, estimates_vs_truth, link_metrics
 
 KEY = "id_penerima"
 TRUTH = [KEY, "true_person_id", "true_id_individu"]
@@ -54,6 +54,18 @@ def _predictions(run: Path) -> pd.DataFrame:
         glob = str(run / "reconciled.parquet" / "**" / "*.parquet")
         return con.execute("SELECT id_penerima, person_id, id_individu FROM read_parquet("
                            "$glob, hive_partitioning = false)", {"glob": glob}).df()
+    finally:
+        con.close()
+
+
+def _accuracy(run: Path, truth: pd.DataFrame) -> dict:
+    """The run's label-free accuracy estimates against the truth (reconcile.accuracy is
+    re-run on the published reconciled.parquet, so per regency comes too)."""
+    con = duckdb.connect()
+    try:
+        glob = str(run / "reconciled.parquet" / "**" / "*.parquet")
+        con.read_parquet(glob, hive_partitioning=False).create_view("reconciled")
+        return estimates_vs_truth(con, truth)
     finally:
         con.close()
 
@@ -98,7 +110,7 @@ def ours(folder: Path) -> dict:
     timings = {**result["timings"], "total": total}
     truth = pd.read_parquet(gen / "truth_kemensos.parquet", columns=TRUTH)
     return {"quality": _quality(_predictions(run), truth), "timings": timings,
-            "findings": _findings(run, gen),
+            "findings": _findings(run, gen), "accuracy": _accuracy(run, truth),
             "match_timings": result.get("match", {}).get("timings", {}),
             **_throughput(run, result["timings"])}
 
