@@ -133,6 +133,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("data/bench"))
     bench.set_defaults(handler=_bench)
 
+    review = sub.add_parser("review", help="officers' review decisions")
+    review_sub = review.add_subparsers(required=True, metavar="ACTION")
+    imp = review_sub.add_parser(
+        "import", help="check returned review workbooks and store their valid decisions")
+    imp.add_argument("files", type=Path, nargs="+", help="returned review-*.xlsx workbooks")
+    imp.add_argument("--out", type=Path, default=Path("data/runs/latest"),
+                     help="the output folder whose runs queued the items")
+    imp.set_defaults(handler=_review_import)
+
     ev = sub.add_parser("evaluate", help="compare a run's outputs with the generator's truth")
     ev.add_argument("--out", type=Path, required=True, help="the run's output folder")
     ev.add_argument("--truth", type=Path, required=True, help="the generated data folder")
@@ -150,6 +159,26 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"generated {args.people:,} register people in {time.perf_counter() - started:.1f} s"
           f" -> {args.out}")
     return 0
+
+
+def _review_import(args: argparse.Namespace) -> int:
+    """Store the valid decisions; list each problem by file, sheet and row. Exit 1 when
+    some rows were not stored, so a script notices."""
+    from reconcile.errors import InputError
+    from reconcile.review.decisions import import_workbooks
+
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        raise InputError(f"no such workbook: {', '.join(missing)}")
+    result = import_workbooks(list(args.files), args.out)
+    for row in result.problems.itertuples():
+        where = f"{row.file}" + (f" sheet {row.sheet!r}" if row.sheet else "") + \
+            (f" row {row.row}" if row.row is not None and row.row == row.row else "")
+        column = f" column {row.column!r}" if row.column else ""
+        print(f"{where}{column}: {row.problem}")
+    print(f"stored {result.stored} decision(s) as batch {result.batch}; "
+          f"{len(result.problems)} row(s) need attention")
+    return 1 if len(result.problems) else 0
 
 
 def _run(args: argparse.Namespace) -> int:

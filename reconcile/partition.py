@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from reconcile import db
-from reconcile.match import match
+from reconcile.match import decided, match
 from reconcile.match.settings import MatchSettings
 from reconcile.tables import Table
 
@@ -66,6 +66,9 @@ def _export(con: duckdb.DuckDBPyConnection, folder: Path, part: str,
         for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
             db.run(con, f"CREATE TABLE part_db.{table} AS SELECT * FROM {table} "
                         f"WHERE {ASSIGNED} = $part ORDER BY rid", {"part": part, **assignment})
+        if decided.present(con):  # officers' decisions, by row keys shared with the parts
+            db.run(con, f"CREATE TABLE part_db.{Table.REVIEW_DECISIONS} AS "
+                        f"SELECT * FROM {Table.REVIEW_DECISIONS}")
     finally:
         db.run(con, "DETACH DATABASE part_db")
     return path
@@ -122,7 +125,8 @@ ORDER BY l.person_id
 def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
     """Gather the provinces' persons and links, then run the cross-province NIK pass."""
     parts = list(paths)
-    for table in (Table.KEMENSOS_PERSONS, Table.LINKS):
+    for table in (Table.KEMENSOS_PERSONS, Table.LINKS, Table.MATCH_EVIDENCE,
+                  Table.DEDUPE_EVIDENCE):
         selects = []
         for n, path in enumerate(parts):
             db.attach(con, path, f"p{n}", read_only=True)
@@ -130,7 +134,8 @@ def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
                               f"'p{n}' AND table_name = '{table}'"):
                 selects.append(f"SELECT * FROM p{n}.{table}")
         union = " UNION ALL ".join(selects) or _empty(table)
-        db.run(con, f"CREATE OR REPLACE TABLE {table} AS {union}")
+        if union:  # no evidence where no partition had Kemensos rows
+            db.run(con, f"CREATE OR REPLACE TABLE {table} AS {union}")
         for n in range(len(parts)):
             db.run(con, f"DETACH DATABASE p{n}")
     db.run(con, CROSS_SQL)
@@ -141,6 +146,8 @@ def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
 
 
 def _empty(table: str) -> str:
+    if table in (Table.MATCH_EVIDENCE, Table.DEDUPE_EVIDENCE):
+        return ""
     if table == Table.KEMENSOS_PERSONS:
         return "SELECT NULL::BIGINT AS rid, NULL::VARCHAR AS person_id LIMIT 0"
     return ("SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS id_individu, "

@@ -1,6 +1,6 @@
 """The pipeline: one ordered list of stages (`STAGES`) over the run's DuckDB work database.
 
-ingest -> validate -> scope -> match -> discrepancies -> outputs. Each stage reads the
+ingest -> validate -> scope -> match -> discrepancies -> review -> outputs. Each stage reads the
 previous stage's tables and writes its own (tables.py). `run_pipeline` runs the list in
 this process; the Prefect flow (flows/reconcile_flow.py) runs the same list as tasks
 named after the stages. The stage names are the run log's, the manifest's timings' and
@@ -24,6 +24,9 @@ from reconcile.discrepancies import ReportSettings, find_discrepancies
 from reconcile.ingest import load_inputs
 from reconcile.match import match
 from reconcile.region_summary import summarise_regions
+from reconcile.review import decisions
+from reconcile.review import stage as review_stage
+from reconcile.review.queue import ReviewSettings
 from reconcile.tables import Table
 from reconcile.validate import validate_inputs
 from schemas import validate_table
@@ -152,6 +155,8 @@ def partitioned(run: Run) -> bool:
 def link(run: Run) -> None:
     """Deduplicate Kemensos rows into persons and link each person to the register;
     province by province (`run.map_partitions`) when the data spans several."""
+    with run.connect("decisions") as con:  # officers' decisions bind the matcher
+        run.facts["decisions"] = decisions.load(con, run.config.out)
     if partitioned(run):
         paths = split_partitions(run)
         started = time.perf_counter()
@@ -210,6 +215,7 @@ def report(run: Run) -> None:
     settings = ReportSettings.from_params(run.config.eligibility)
     with run.connect("discrepancies") as con:
         find_discrepancies(con, settings)
+        run.facts["findings_status"] = review_stage.mark_findings(con, run.config.out)
         summarise_regions(con, settings)
         validate_table(con, Table.DISCREPANCIES, Discrepancies)
         validate_table(con, Table.REGION_SUMMARY, RegionSummary)
@@ -218,11 +224,25 @@ def report(run: Run) -> None:
             con, identity.previous_state(run.config.out), settings)
 
 
+def review(run: Run) -> None:
+    """The review queue for officers: uncertain decisions, costliest first, capped per
+    village, with a blind audit sample; the decisions applied go to the change report."""
+    settings = ReportSettings.from_params(run.config.eligibility)
+    queue_settings = ReviewSettings(
+        dedupe_threshold=run.config.match_settings.dedupe_threshold)
+    with run.connect("review") as con:
+        run.facts["review"] = review_stage.build(con, run.config.out, run.run_id, settings,
+                                                 queue_settings)
+
+
 def write_outputs(run: Run) -> dict:
     """Write Parquet, the reports and the manifest into the staging folder."""
     with run.connect("outputs") as con:
         summary = outputs.write_all(con, run.stage_dir, run.config, run.run_id, run.facts)
-        identity.save_state(con, run.config.out, run.run_id)  # owner-only, not published
+        run.facts.setdefault("review", {})["workbooks"] = review_stage.write(con,
+                                                                             run.stage_dir)
+        state = identity.save_state(con, run.config.out, run.run_id)  # owner-only
+        review_stage.save_known(con, state)
     run.facts["summary"] = summary
     run.facts["retention"] = {  # what publishing this run deletes, for the auditors
         "keep_versions": publish.KEEP_VERSIONS, "retention_days": run.config.retention_days,
@@ -247,6 +267,7 @@ STAGES = (
     Stage("scope", scope),
     Stage("match", link),
     Stage("discrepancies", report),
+    Stage("review", review),
     Stage("outputs", write_outputs, io=True),
 )
 

@@ -48,6 +48,10 @@ class Table(StrEnum):
     LINKS = "links"
     RECONCILED = "reconciled"
     DISCREPANCIES = "discrepancies"
+    REVIEW_DECISIONS = "review_decisions"   # officers' valid decisions, as row pairs
+    MATCH_EVIDENCE = "match_evidence"       # each row's best candidate and its levels
+    DEDUPE_EVIDENCE = "dedupe_evidence"     # row pairs kept apart though alike
+    REVIEW_QUEUE = "review_queue"
     REGION_SUMMARY = "region_summary"
 
 

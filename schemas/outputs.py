@@ -9,6 +9,7 @@ from schemas.clean import REGION
 CATEGORIES = ("not_in_register", "possible_match", "inclusion_error", "exclusion_error", "duplicate_enrolment",
               "invalid_nik", "placeholder_nik", "nik_dob_conflict", "nik_mismatch",
               "region_mismatch")
+STATUSES = ("open", "confirmed", "exception", "resolved")
 NO_FULL_NIK = pa.Check(lambda s: ~s.str.contains(r"[0-9]{16}", na=False),
                        name="no_full_nik", element_wise=False)
 
@@ -27,6 +28,8 @@ Discrepancies = pa.DataFrameSchema(
         "action_id": pa.Column(str),
         "action_en": pa.Column(str),
         "cost": pa.Column(float, pa.Check.ge(0), nullable=True),
+        # field-verification outcome recorded by officers (reconcile review import)
+        "status": pa.Column(str, pa.Check.isin(STATUSES)),
     },
     strict=True, coerce=True, name="discrepancies")
 

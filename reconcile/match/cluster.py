@@ -59,7 +59,8 @@ def constrained_components(edges_l: np.ndarray, edges_r: np.ndarray, n: int,
                            anchor: np.ndarray | None = None,
                            nik_date: np.ndarray | None = None,
                            cannot_l: np.ndarray | None = None,
-                           cannot_r: np.ndarray | None = None) -> np.ndarray:
+                           cannot_r: np.ndarray | None = None,
+                           forced: int = 0) -> np.ndarray:
     """Label rows 0..n-1 by group (the smallest row index in it).
 
     Args:
@@ -69,6 +70,8 @@ def constrained_components(edges_l: np.ndarray, edges_r: np.ndarray, n: int,
             anchors never merge; the caller joins groups sharing an anchor.
         nik_date: birth-date part of a valid NIK per row, or None.
         cannot_l, cannot_r: pairs of rows that must never share a group.
+        forced: the first `forced` edges are merged whatever the constraints (an
+            officer's decision that two rows are one person overrides the model).
 
     Examples:
         >>> constrained_components(np.array([0, 1]), np.array([1, 2]), 4).tolist()
@@ -85,9 +88,9 @@ def constrained_components(edges_l: np.ndarray, edges_r: np.ndarray, n: int,
         cannot.setdefault(int(a), set()).add(int(b))
         cannot.setdefault(int(b), set()).add(int(a))
     groups = _Groups(anchor, nik_date)
-    for a, b in zip(edges_l.tolist(), edges_r.tolist(), strict=True):
+    for i, (a, b) in enumerate(zip(edges_l.tolist(), edges_r.tolist(), strict=True)):
         ra, rb = groups.find(a), groups.find(b)
-        if ra != rb and groups.can_merge(ra, rb, cannot):
+        if ra != rb and (i < forced or groups.can_merge(ra, rb, cannot)):
             groups.union(ra, rb)
     roots = groups.parent
     while not np.array_equal(roots, roots[roots]):  # pointer jumping, no per-row loop

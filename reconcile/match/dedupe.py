@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from reconcile import db
+from reconcile.match import decided
 from reconcile.match.cluster import constrained_components
 from reconcile.match.link import ROW_LINKS, cannot_link_sql
 from reconcile.tables import Table
@@ -89,11 +90,21 @@ def persons_sql() -> str:
 
 def cluster_rows(con, threshold: float, attach_threshold: float | None = None,
                  attach_offset_bits: float = 0.0) -> dict:
-    """Group the dedupe edges without chaining and write kemensos_persons."""
+    """Group the dedupe edges without chaining and write kemensos_persons. Rows an
+    officer called one person are merged first, whatever the constraints; rows called
+    two people join the cannot-link pairs."""
     edges_query = edges_sql(threshold, attach_threshold, attach_offset_bits)
+    cannot_query = cannot_sql()
+    forced = 0
+    if decided.present(con):
+        forced = int(db.scalar(con, f"SELECT count(*) FROM ({decided.row_pairs_sql('same')})"))
+        edges_query = (f"SELECT * FROM ({decided.row_pairs_sql('same')} ORDER BY ALL) "
+                       f"UNION ALL SELECT * FROM ({edges_query})")
+        cannot_query += (f" UNION ALL {decided.row_pairs_sql('different')}"
+                         f" UNION ALL {decided.apart_from_individual_sql()}")
     edges = db.arrow(con, edges_query)
     nodes = db.df(con, nodes_sql(edges_query))
-    cannot = db.arrow(con, cannot_sql())
+    cannot = db.arrow(con, cannot_query)
     rids = nodes["rid"].to_numpy()
 
     def index(col) -> np.ndarray:
@@ -106,6 +117,7 @@ def cluster_rows(con, threshold: float, attach_threshold: float | None = None,
                                                                     None)),
         cannot_l=_known(rids, cannot["rid_l"].to_numpy()),
         cannot_r=_known(rids, cannot["rid_r"].to_numpy()),
+        forced=forced,
     ) if len(rids) else np.array([], dtype=np.int64)
     db.put(con, GROUPS, pd.DataFrame({"rid": rids, "grp": rids[labels] if len(rids) else rids}))
     db.run(con, persons_sql())

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reconcile import db
-from reconcile.match import dedupe, link, score
+from reconcile.match import decided, dedupe, evidence, link, score
 from reconcile.match.blocking import SECOND_PASS_RULES, block
 from reconcile.match.compare import compare_sql
 from reconcile.match.settings import MatchSettings
@@ -164,10 +164,15 @@ def match(con, settings: MatchSettings | None = None) -> dict:
     with _timed(stats, "link"):
         prior = _row_prior(con, model)
         stats["em"]["in_register"] = round(prior.in_register, 6)
+        decided.remove_different_links(con)  # officers' decisions act before thresholds
         db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits, s.temp,
                                         s.review_threshold, prior))
+        decided.force_same_links(con)
         db.run(con, link.release_conflicts_sql())
+        decided.release_different_rows(con)
+        db.run(con, evidence.rows_sql())
     _dedupe(con, s, model, stats)
+    db.run(con, evidence.dedupe_sql(), {"review": float(s.review_threshold)})
     with _timed(stats, "links"):
         db.run(con, link.links_sql())
     stats["persons"] = db.count(con, Table.LINKS)

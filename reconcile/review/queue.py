@@ -1,0 +1,240 @@
+"""The review queue: what officers should check this cycle, most costly mistakes first.
+
+Candidates come from the matcher's evidence (match.evidence): rows whose best register
+candidate sits in the uncertain band (possible matches, weak links), ambiguous rows, twin
+vetoes, rows released from an individual, linked rows with a NIK finding, alike rows kept
+apart (just under the dedupe threshold or refused by the cannot-link rules), and items
+whose decision expired because a record changed. Each is ordered by the expected cost of
+the machine's decision being wrong: P(wrong) x the yearly benefit at stake (1 where none
+is configured), then by how far the desil is from the cut-off (the richest first for
+inclusion, the poorest first for exclusion). A few random items per probability band
+and regency are mixed in blind (the audit sample: no probability is ever shown), and each
+village gets at most `cap_per_village` items, so every list can be finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from reconcile import db
+from reconcile.discrepancies import ReportSettings
+from reconcile.match.compare import COMPARISONS
+from reconcile.match.link import REVIEW_REASONS
+from reconcile.privacy import mask_sql
+from reconcile.review.decisions import (
+    finding_fingerprint_sql,
+    fingerprint_sql,
+    item_id_sql,
+)
+from reconcile.review.explain import agreement_sql, explanation_sql
+from reconcile.tables import Table
+
+WEAK_LINK = "weak link: review the register candidate"
+NIK_FINDINGS = ("nik_mismatch", "nik_dob_conflict")
+REFUSED = "merge refused by the cannot-link rules"
+NEAR_DUPLICATE = "likely duplicate just under the dedupe threshold"
+EXPIRED = "decision expired: a record changed"
+# Findings that field-verification teams visit, one workbook sheet per category.
+FIELD_CATEGORIES = ("inclusion_error", "exclusion_error", "not_in_register",
+                    "duplicate_enrolment")
+BANDS = (0.5, 0.9, 0.99, 0.999)  # probability bands of the audit sample's strata
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """How much the queue asks of officers each cycle.
+
+    cap_per_village: items per village (desa) per cycle, audit items included.
+    audit_per_band: random items per probability band and regency, shown blind; their
+        decisions estimate precision per band (accuracy.audit_precision).
+    weak_link_below: links whose row probability is below this are queued.
+    dedupe_threshold: the matcher's; alike pairs above it kept apart were refused.
+    """
+
+    cap_per_village: int = 25
+    audit_per_band: int = 2
+    weak_link_below: float = 0.99
+    dedupe_threshold: float = 0.99
+
+    def params(self, run_id: str) -> dict:
+        return {"cap": int(self.cap_per_village), "audit": int(self.audit_per_band),
+                "weak": float(self.weak_link_below), "dedupe": float(self.dedupe_threshold),
+                "seed": run_id, "bands": list(BANDS)}
+
+
+def _levels(alias: str) -> str:
+    return ", ".join(f"{alias}.gamma_{c.name}, {alias}.mw_{c.name}" for c in COMPARISONS)
+
+
+def _null_levels() -> str:
+    return ", ".join(f"NULL::INTEGER AS gamma_{c.name}, NULL::DOUBLE AS mw_{c.name}"
+                     for c in COMPARISONS)
+
+
+_REVIEW = "(" + ", ".join(f"'{r}'" for r in REVIEW_REASONS) + ")"
+_NIK = "(" + ", ".join(f"'{c}'" for c in NIK_FINDINGS) + ")"
+
+
+def pairs_sql(decided: bool) -> str:
+    """Every candidate pair with the machine's decision, its probability and why it
+    might be wrong (NULL: confident, eligible for the audit sample only)."""
+    expired = f"""
+    UNION ALL
+    SELECT kind, rid_l, rid_r, NULL, kind = 'link' AND decision = 'same', '{EXPIRED}',
+           {_null_levels()}
+    FROM {Table.REVIEW_DECISIONS} WHERE status = 'expired'""" if decided else ""
+    return f"""
+    WITH nik_findings AS (
+        SELECT record_id, min(category) AS category FROM {Table.DISCREPANCIES}
+        WHERE source = 'kemensos' AND category IN {_NIK} GROUP BY 1
+    ), candidates AS (
+        SELECT 'link' AS kind, e.rid AS rid_l, e.bps_rid AS rid_r, e.match_probability AS p,
+               e.reason IS NULL AS linked,
+               CASE WHEN e.reason IN {_REVIEW} THEN e.reason
+                    WHEN e.reason IS NULL AND f.category IS NOT NULL THEN f.category
+                    WHEN e.reason IS NULL AND e.match_probability < $weak THEN '{WEAK_LINK}'
+               END AS why, {_levels('e')}
+        FROM {Table.MATCH_EVIDENCE} e JOIN {Table.CLEAN_KEMENSOS} k ON k.rid = e.rid
+        LEFT JOIN nik_findings f ON f.record_id = k.id_penerima
+        WHERE e.bps_rid IS NOT NULL
+        UNION ALL
+        SELECT 'dedupe', d.rid_l, d.rid_r, d.pair_probability, false,
+               CASE WHEN d.pair_probability >= $dedupe THEN '{REFUSED}'
+                    ELSE '{NEAR_DUPLICATE}' END, {_levels('d')}
+        FROM {Table.DEDUPE_EVIDENCE} d
+        {expired}
+    )
+    SELECT * FROM candidates
+    QUALIFY row_number() OVER (PARTITION BY kind, rid_l, rid_r
+                               ORDER BY why = '{EXPIRED}' DESC, p DESC NULLS LAST) = 1
+    """
+
+
+def queue_sql(settings: ReportSettings, decided: bool) -> str:
+    """The capped, ordered queue with its blind audit sample (needs the review key and
+    the report settings bound)."""
+    decision = (f"LEFT JOIN {Table.REVIEW_DECISIONS} r USING (item_id)" if decided else
+                "LEFT JOIN (SELECT NULL::VARCHAR AS item_id, NULL::VARCHAR AS status) r "
+                "USING (item_id)")
+    cutoff = settings.cutoff_sql("k.program")
+    return f"""
+    CREATE OR REPLACE TABLE {Table.REVIEW_QUEUE} AS
+    WITH pairs AS ({pairs_sql(decided)}),
+    items AS (
+        SELECT p.*, k.id_penerima, coalesce(b.id_individu, c.id_penerima) AS other_id,
+               {item_id_sql('p.kind', 'k.id_penerima',
+                            'coalesce(b.id_individu, c.id_penerima)')} AS item_id,
+               CASE WHEN p.kind = 'link' THEN {fingerprint_sql('k', 'b')}
+                    ELSE {fingerprint_sql('k', 'c')} END AS fingerprint,
+               coalesce(k.kode_wilayah, b.kode_wilayah, c.kode_wilayah) AS kode_desa,
+               k.program, b.desil,
+               CASE WHEN p.p IS NULL THEN 1.0 WHEN p.linked THEN 1 - p.p ELSE p.p END
+                   AS p_wrong,
+               CASE WHEN b.desil IS NULL THEN 0 WHEN b.desil > {cutoff} THEN b.desil
+                    ELSE 11 - b.desil END AS extremity,
+               coalesce({settings.benefit_sql('k.program')}, 1.0) AS benefit
+        FROM pairs p JOIN {Table.CLEAN_KEMENSOS} k ON k.rid = p.rid_l
+        LEFT JOIN {Table.CLEAN_BPS} b ON p.kind = 'link' AND b.rid = p.rid_r
+        LEFT JOIN {Table.CLEAN_KEMENSOS} c ON p.kind = 'dedupe' AND c.rid = p.rid_r
+    ), banded AS (  -- band k: probability at or above the k-th of $bands (-1: none)
+        SELECT i.*, coalesce(len(list_filter($bands, lambda x: x <= i.p)), -1) AS band
+        FROM items i {decision}
+        WHERE coalesce(r.status, '') <> 'active'  -- settled until a record changes
+    ), open AS (  -- the audit sample: a new random draw each cycle, per band and regency
+        SELECT *, row_number() OVER (PARTITION BY band, left(kode_desa, 5)
+                                     ORDER BY hash(item_id || $seed), item_id) <= $audit
+                      AS audit
+        FROM banded
+    ), ranked AS (
+        SELECT *, p_wrong * benefit AS cost,
+               row_number() OVER (PARTITION BY kode_desa
+                                  ORDER BY audit DESC, why = '{EXPIRED}' DESC NULLS LAST,
+                                           p_wrong * benefit DESC, extremity DESC, item_id)
+                   AS rank
+        FROM open WHERE audit OR why IS NOT NULL
+    )
+    SELECT * FROM ranked WHERE rank <= $cap ORDER BY kode_desa, rank
+    """
+
+
+def build_queue(con: duckdb.DuckDBPyConnection, settings: ReportSettings,
+                review: ReviewSettings, run_id: str) -> dict:
+    """Write review_queue; return its size per village for the manifest (needs the
+    review key bound: decisions.bind)."""
+    decided = bool(db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
+                             {"t": str(Table.REVIEW_DECISIONS)}))
+    settings.bind(con)
+    db.run(con, queue_sql(settings, decided), review.params(run_id))
+    sizes = db.df(con, f"""SELECT count(*) AS items, count(*) FILTER (audit) AS audit,
+        count(DISTINCT kode_desa) AS villages,
+        (SELECT max(n) FROM (SELECT count(*) AS n FROM {Table.REVIEW_QUEUE} GROUP BY kode_desa))
+            AS per_village_max,
+        (SELECT median(n) FROM (SELECT count(*) AS n FROM {Table.REVIEW_QUEUE}
+                                GROUP BY kode_desa)) AS per_village_median
+        FROM {Table.REVIEW_QUEUE}""").iloc[0]
+    return {k: (float(v) if k == "per_village_median" else int(v or 0))
+            for k, v in sizes.items()} | {"cap_per_village": review.cap_per_village}
+
+
+def _first_names(table: str, family: str, key: str, rid: str) -> str:
+    """Other members' first names of the record `rid` (its family `family`)."""
+    return f"""(SELECT string_agg(DISTINCT split_part(o.nama, ' ', 1), ', ')
+               FROM {table} o WHERE o.{family} = {key} AND o.rid <> {rid})"""
+
+
+def workbook_items_sql() -> str:
+    """The queue as the review workbooks show it: both records side by side, NIKs
+    masked, agreement marks and the one-line explanations."""
+    marks = ", ".join(f"{sql} AS {name}" for name, sql in agreement_sql("q.").items())
+    return f"""
+    SELECT q.item_id, q.fingerprint, q.kind, left(q.kode_desa, 8) AS kode_kecamatan,
+           NULL AS kecamatan, q.kode_desa, NULL AS desa, q.rank,
+           k.id_penerima AS k_id_penerima, k.program AS k_program, k.nama AS k_nama,
+           k.tgl_lahir AS k_tgl_lahir, k.jenis_kelamin AS k_jenis_kelamin,
+           k.alamat AS k_alamat, {mask_sql('k.nik')} AS k_nik_masked,
+           {_first_names(Table.CLEAN_KEMENSOS, 'no_kk', 'k.no_kk', 'k.rid')} AS k_keluarga,
+           q.other_id AS c_id, coalesce(b.nama, c.nama) AS c_nama,
+           coalesce(b.tgl_lahir, c.tgl_lahir) AS c_tgl_lahir,
+           coalesce(b.jenis_kelamin, c.jenis_kelamin) AS c_jenis_kelamin,
+           coalesce(b.alamat, c.alamat) AS c_alamat,
+           {mask_sql('coalesce(b.nik, c.nik)')} AS c_nik_masked,
+           coalesce({_first_names(Table.CLEAN_BPS, 'id_keluarga', 'b.id_keluarga', 'b.rid')},
+                    {_first_names(Table.CLEAN_KEMENSOS, 'no_kk', 'c.no_kk', 'c.rid')})
+               AS c_keluarga,
+           b.desil AS c_desil, {marks},
+           coalesce({explanation_sql('id', 'q.')}, 'keputusan sebelumnya kedaluwarsa')
+               AS penjelasan,
+           coalesce({explanation_sql('en', 'q.')}, 'earlier decision expired') AS explanation
+    FROM {Table.REVIEW_QUEUE} q JOIN {Table.CLEAN_KEMENSOS} k ON k.rid = q.rid_l
+    LEFT JOIN {Table.CLEAN_BPS} b ON q.kind = 'link' AND b.rid = q.rid_r
+    LEFT JOIN {Table.CLEAN_KEMENSOS} c ON q.kind = 'dedupe' AND c.rid = q.rid_r
+    ORDER BY q.kode_desa, q.rank
+    """
+
+
+def workbook_findings_sql() -> str:
+    """Findings for field verification, with the item id and fingerprint the outcome
+    is recorded against."""
+    cats = "(" + ", ".join(f"'{c}'" for c in FIELD_CATEGORIES) + ")"
+    return f"""
+    SELECT {item_id_sql("'finding'", 'd.record_id', 'd.category')} AS item_id,
+           {finding_fingerprint_sql('d')} AS fingerprint, d.category,
+           left(d.kode_wilayah, 8) AS kode_kecamatan, NULL AS kecamatan,
+           d.kode_wilayah AS kode_desa, NULL AS desa, d.record_id, d.program,
+           coalesce(k.nama, f.nama) AS nama, coalesce(k.tgl_lahir, f.tgl_lahir) AS tgl_lahir,
+           {mask_sql('coalesce(k.nik, f.nik)')} AS nik_masked,
+           coalesce(r.desil, f.desil) AS desil, d.evidence, d.action_id
+    FROM {Table.DISCREPANCIES} d
+    LEFT JOIN (SELECT * FROM {Table.CLEAN_KEMENSOS}
+               QUALIFY row_number() OVER (PARTITION BY id_penerima ORDER BY rid) = 1) k
+           ON d.source = 'kemensos' AND k.id_penerima = d.record_id
+    LEFT JOIN (SELECT id_penerima, any_value(desil) AS desil FROM {Table.RECONCILED}
+               GROUP BY 1) r ON d.source = 'kemensos' AND r.id_penerima = d.record_id
+    LEFT JOIN (SELECT * FROM {Table.CLEAN_BPS}
+               QUALIFY row_number() OVER (PARTITION BY id_keluarga ORDER BY rid) = 1) f
+           ON d.source = 'bps' AND f.id_keluarga = d.record_id
+    WHERE d.category IN {cats} AND coalesce(d.status, 'open') = 'open'
+    ORDER BY d.kode_wilayah, d.category, d.cost DESC NULLS LAST, d.record_id
+    """
