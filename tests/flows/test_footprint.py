@@ -276,6 +276,9 @@ def test_personal_data_stays_in_the_identified_outputs(small_data, tmp_path):
     assert normal.returncode == 0, normal.stderr[-2000:]
     after_normal = _check(work, search, IDENTIFIED)
     assert any(p.endswith(".duckdb") for p in after_normal)  # the identity state
+    # the review workbooks and queue hold names: owner-only, in restricted/ only
+    assert any("/restricted/review/review-" in p for p in after_normal)
+    assert any(p.endswith("/restricted/review/queue.parquet") for p in after_normal)
     manifest = (out / "manifest.json").read_text()
     assert re.search(r'"key": "[0-9]{4}\*{8}[0-9]{4}"', manifest)  # the planted NIK, masked
     assert all(_owner_only(p, work) for p in versions.rglob("*"))  # every output
