@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
                           "birth year, sex and region (default 5)")
     run.add_argument("--region", action="append", dest="regions", metavar="CODE",
                      help="only this region code (17, 17.01, 17.01.02); repeatable")
+    run.add_argument("--review-cap", type=int, metavar="N",
+                     help="review items per village per cycle (default 25)")
+    run.add_argument("--review-audit", type=int, metavar="N",
+                     help="blind audit items per probability band and regency (default 2)")
     run.add_argument("--eligibility", default=None, metavar="JSON",
                      help='report settings, e.g. \'{"cutoff": {"PKH": 4}}\'')
     for name, help_text in (
@@ -203,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
               "retention_days": args.retention_days, "memory_limit": args.memory_limit,
               "threads": args.threads,
               "temp_dir": str(args.temp_dir) if args.temp_dir else None,
-              "read_group": args.read_group}
+              "read_group": args.read_group, "review": _review(args)}
     run_config(**params)  # refuse bad options here, before the flow starts
     if server is not None:
         _import_while_waiting()
@@ -249,6 +253,12 @@ def _quiet_refusals() -> None:
         if isinstance(handler, PrefectConsoleHandler) and not any(
                 isinstance(f, _RefusalFilter) for f in handler.filters):
             handler.addFilter(_RefusalFilter())
+
+
+def _review(args: argparse.Namespace) -> dict:
+    """The review-queue options that were given."""
+    given = {"cap_per_village": args.review_cap, "audit_per_band": args.review_audit}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _matching(args: argparse.Namespace) -> dict:

@@ -27,7 +27,7 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    matching: dict | None = None, public_reports: bool = False,
                    retention_days: int | None = None, memory_limit: str | None = None,
                    threads: int | None = None, temp_dir: str | None = None,
-                   read_group: str | None = None) -> dict:
+                   read_group: str | None = None, review: dict | None = None) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -58,6 +58,8 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         threads: DuckDB threads (default: every core).
         temp_dir: where DuckDB spills (default: beside the work database).
         read_group: a group of the run's user that may read the published outputs.
+        review: review-queue settings, e.g. {"cap_per_village": 25, "audit_per_band": 2}
+            (reconcile.review.settings.ReviewSettings).
 
     Runs started through `make serve` read only from RECONCILE_INBOX and write only under
     RECONCILE_OUTPUTS_ROOT (flows.served_paths); anything else is refused before any work.
@@ -77,7 +79,7 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                         k_anonymity=k_anonymity, matching=matching,
                         public_reports=public_reports, retention_days=retention_days,
                         memory_limit=memory_limit, threads=threads, temp_dir=temp_dir,
-                        read_group=read_group)
+                        read_group=read_group, review=review)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -103,7 +105,8 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                k_anonymity: int, matching: dict | None = None,
                public_reports: bool = False, retention_days: int | None = None,
                memory_limit: str | None = None, threads: int | None = None,
-               temp_dir: str | None = None, read_group: str | None = None) -> RunConfig:
+               temp_dir: str | None = None, read_group: str | None = None,
+               review: dict | None = None) -> RunConfig:
     """The flow's parameters as a checked RunConfig (InputError for a bad value), so the
     CLI can refuse bad options before Prefect starts, exactly as the flow would."""
     if isinstance(regions, str):  # one code given where a list was meant
@@ -118,7 +121,8 @@ def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str
                      matching={} if matching is None else matching,
                      public_reports=bool(public_reports), retention_days=retention_days,
                      memory_limit=memory_limit, threads=threads,
-                     temp_dir=Path(temp_dir) if temp_dir else None, read_group=read_group)
+                     temp_dir=Path(temp_dir) if temp_dir else None, read_group=read_group,
+                     review={} if review is None else review)
 
 
 def _task_runner(workers: int, dask_address: str | None):

@@ -16,6 +16,7 @@ from reconcile import db, privacy, publish, resources
 from reconcile.discrepancies import ReportSettings
 from reconcile.errors import InputError
 from reconcile.match.settings import MatchSettings
+from reconcile.review.settings import ReviewSettings
 
 # province, regency, district, village: 17, 17.01, 17.01.02, 17.01.02.2001, or undotted
 DOTTED_REGION = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?")
@@ -44,6 +45,8 @@ class RunConfig:
             outputs (files 0640, folders 0750); the identity state stays owner-only.
         regions: keep only these region codes ("17", "17.01", "1701"; normalised to the
             dotted form); empty = all.
+        review: review-queue settings by name, e.g. {"cap_per_village": 25}; see
+            reconcile.review.queue.ReviewSettings.
         eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
             reconcile.discrepancies.ReportSettings.from_params.
         force: run even when the inputs are unchanged since the published run.
@@ -78,6 +81,7 @@ class RunConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     k_anonymity: int = 5
     matching: dict = field(default_factory=dict)
+    review: dict = field(default_factory=dict)
     public_reports: bool = False
     retention_days: int | None = None
 
@@ -86,6 +90,7 @@ class RunConfig:
         object.__setattr__(self, "regions", tuple(region_code(r) for r in self.regions))
         check_regions_exist(self.regions)
         self.match_settings  # noqa: B018 -- refuses unknown or out-of-range settings now
+        self.review_settings  # noqa: B018
         check_eligibility(self.eligibility)
         check_inputs(self)
         db.sql_path(self.out)
@@ -107,6 +112,14 @@ class RunConfig:
             return MatchSettings.from_params(self.matching)
         except (ValueError, TypeError) as exc:
             raise InputError(f"matching: {exc}") from None
+
+    @property
+    def review_settings(self) -> ReviewSettings:
+        """The review queue's settings: defaults with this run's `review` on top."""
+        try:
+            return ReviewSettings.from_params(self.review, self.match_settings.dedupe_threshold)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"review: {exc}") from None
 
     @property
     def partition_memory_limit(self) -> str:

@@ -18,7 +18,7 @@ from schemas.outputs import CATEGORIES
 
 COLUMNS = ("category", "severity", "source", "record_id", "person_id", "id_individu",
            "id_keluarga", "program", "kode_wilayah", "evidence", "action_id", "action_en",
-           "cost")
+           "cost", "penjelasan", "explanation")
 ACTIONS = {
     "not_in_register": (
         "Verifikasi lapangan; usulkan masuk DTSEN bila layak",
@@ -124,7 +124,8 @@ def _kemensos(category: str, severity: str, where: str, evidence: str,
     SELECT '{category}' AS category, {severity} AS severity, 'kemensos' AS source,
            id_penerima AS record_id, person_id, id_individu, id_keluarga, program,
            coalesce(kode_wilayah, bps_kode_wilayah) AS kode_wilayah, {evidence} AS evidence,
-           {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, {cost} AS cost, rid
+           {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, {cost} AS cost,
+           penjelasan, explanation, rid
     FROM enrolments WHERE {where}"""
 
 
@@ -182,7 +183,7 @@ def exclusion_sql(settings: ReportSettings) -> str:
            'desil ' || min(b.desil) || ', ' || count(*) || ' anggota/members, tanpa bantuan / '
            || 'no enrolment' AS evidence,
            {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, NULL::DOUBLE AS cost,
-           NULL::BIGINT AS rid
+           NULL AS penjelasan, NULL AS explanation, NULL::BIGINT AS rid
     FROM {Table.CLEAN_BPS} b
     WHERE b.desil <= getvariable('exclusion_desil') AND b.id_keluarga IS NOT NULL
       AND b.id_keluarga NOT IN (SELECT id_keluarga FROM {Table.RECONCILED}

@@ -14,6 +14,7 @@ import pandas as pd
 from reconcile import db, privacy
 from reconcile.config import RunConfig
 from reconcile.report import write_report_html, write_report_xlsx
+from reconcile.review.explain import explanation_sql
 from reconcile.tables import Table
 
 PARTITION = "kode_kabupaten"
@@ -30,18 +31,42 @@ SELECT k.rid, k.source_file, k.source_row, k.id_penerima, k.program, p.person_id
        l.no_match_reason, k.nik, k.nik_status, k.tgl_lahir_status, k.kode_wilayah_status, k.nik_dob_conflict, k.nik_sex_conflict,
        k.no_kk, k.nama, k.tgl_lahir, k.jenis_kelamin, k.alamat, k.kode_wilayah,
        b.nik AS bps_nik, b.kode_wilayah AS bps_kode_wilayah,
+       {{explained}},
        coalesce(left(k.kode_wilayah, 5), left(b.kode_wilayah, 5), 'unknown') AS {PARTITION}
 FROM {Table.CLEAN_KEMENSOS} k
 LEFT JOIN {Table.KEMENSOS_PERSONS} p USING (rid)
 LEFT JOIN {Table.LINKS} l USING (person_id)
 LEFT JOIN {Table.CLEAN_BPS} b USING (id_individu)
+{{evidence}}
 ORDER BY k.rid
 """
+OTHER_ROW = ("tertaut lewat pendaftaran lain dari orang yang sama",
+             "linked through another enrolment of the same person")
+NO_CANDIDATE = ("tidak ada calon di DTSEN", "no register candidate")
+NEAREST = ("calon terdekat (tidak dipadankan): ", "nearest candidate (not linked): ")
+
+
+def _explained(lang: int) -> str:
+    """The row's one-line explanation: its best candidate's evidence (review.explain)."""
+    return (f"CASE WHEN l.id_individu IS NOT NULL AND eb.id_individu IS DISTINCT FROM "
+            f"l.id_individu THEN '{OTHER_ROW[lang]}' WHEN e.bps_rid IS NULL "
+            f"THEN '{NO_CANDIDATE[lang]}' WHEN l.id_individu IS NULL THEN "
+            f"'{NEAREST[lang]}' || {explanation_sql(('id', 'en')[lang], 'e.')} "
+            f"ELSE {explanation_sql(('id', 'en')[lang], 'e.')} END")
 
 
 def build_reconciled(con: duckdb.DuckDBPyConnection) -> None:
-    """One row per usable Kemensos row, with its person, register match and desil."""
-    db.run(con, f"CREATE OR REPLACE TABLE {Table.RECONCILED} AS {RECONCILED_SQL}")
+    """One row per usable Kemensos row, with its person, register match, desil and the
+    one-line explanation of its match (Indonesian and English)."""
+    if db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
+                 {"t": str(Table.MATCH_EVIDENCE)}):
+        explained = f"{_explained(0)} AS penjelasan, {_explained(1)} AS explanation"
+        evidence = (f"LEFT JOIN {Table.MATCH_EVIDENCE} e ON e.rid = k.rid "
+                    f"LEFT JOIN {Table.CLEAN_BPS} eb ON eb.rid = e.bps_rid")
+    else:
+        explained, evidence = "NULL AS penjelasan, NULL AS explanation", ""
+    sql = RECONCILED_SQL.format(explained=explained, evidence=evidence)
+    db.run(con, f"CREATE OR REPLACE TABLE {Table.RECONCILED} AS {sql}")
 
 
 def restrict_to_regions(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...]) -> dict:
@@ -135,6 +160,7 @@ def summarise(con: duckdb.DuckDBPyConnection, facts: dict) -> dict:
         "rows_matched": int(row["rows_matched"]),
         "share_matched": float(row["share_matched"] or 0),
         "quarantined_rows": db.count(con, Table.QUARANTINE),
+        "findings_by_status": facts.get("findings_status", {}),
         "discrepancies": dict(zip(findings["category"], findings["n"].astype(int), strict=True)),
         "rows_per_file": rows_per_file(con, facts["rows_read"],
                                        facts.get("out_of_scope", {})),
@@ -174,6 +200,7 @@ def lineage(config: RunConfig) -> dict:
                        "eligibility": config.eligibility,
                        "partition_by": config.partition_by,
                        "matching": config.match_settings.recorded(),
+                       "review": dict(config.review),
                        "public_reports": config.public_reports,
                        **_privacy_parameters(config)},
         "inputs": [{"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}

@@ -26,7 +26,6 @@ from reconcile.match import match
 from reconcile.region_summary import summarise_regions
 from reconcile.review import decisions
 from reconcile.review import stage as review_stage
-from reconcile.review.queue import ReviewSettings
 from reconcile.tables import Table
 from reconcile.validate import validate_inputs
 from schemas import validate_table
@@ -228,11 +227,9 @@ def review(run: Run) -> None:
     """The review queue for officers: uncertain decisions, costliest first, capped per
     village, with a blind audit sample; the decisions applied go to the change report."""
     settings = ReportSettings.from_params(run.config.eligibility)
-    queue_settings = ReviewSettings(
-        dedupe_threshold=run.config.match_settings.dedupe_threshold)
     with run.connect("review") as con:
         run.facts["review"] = review_stage.build(con, run.config.out, run.run_id, settings,
-                                                 queue_settings)
+                                                 run.config.review_settings)
 
 
 def write_outputs(run: Run) -> dict:

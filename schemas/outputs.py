@@ -28,6 +28,9 @@ Discrepancies = pa.DataFrameSchema(
         "action_id": pa.Column(str),
         "action_en": pa.Column(str),
         "cost": pa.Column(float, pa.Check.ge(0), nullable=True),
+        # the matcher's evidence in one line, from comparison levels only (no value)
+        "penjelasan": pa.Column(str, NO_FULL_NIK, nullable=True),
+        "explanation": pa.Column(str, NO_FULL_NIK, nullable=True),
         # field-verification outcome recorded by officers (reconcile review import)
         "status": pa.Column(str, pa.Check.isin(STATUSES)),
     },

@@ -322,7 +322,8 @@ def test_the_leak_guard_says_where_a_nik_is_never_which(con):
                 "'kemensos' AS source, 'R1' AS record_id, NULL AS person_id, "
                 "NULL AS id_individu, NULL AS id_keluarga, 'PKH' AS program, "
                 "'17.71' AS kode_wilayah, 'NIK ' || $nik AS evidence, 'a' AS action_id, "
-                "'a' AS action_en, NULL::DOUBLE AS cost, 'open' AS status", {"nik": NIK})
+                "'a' AS action_en, NULL::DOUBLE AS cost, NULL AS penjelasan, "
+                "NULL AS explanation, 'open' AS status", {"nik": NIK})
     with pytest.raises(ContractError) as error:
         validate_table(con, "d", Discrepancies)
     message = str(error.value)

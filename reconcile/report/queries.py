@@ -37,10 +37,16 @@ def safe_text_sql(column: str) -> str:
 
 
 def category_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Findings per category and severity, with the amount involved where known."""
+    """Findings per category and severity, open and already handled by officers (a
+    field-verification outcome recorded), with the amount involved where known."""
+    has_status = db.scalar(con, "SELECT count(*) FROM duckdb_columns() WHERE table_name = $t"
+                                " AND column_name = 'status'", {"t": str(DISCREPANCIES)})
+    status = "coalesce(status, 'open')" if has_status else "'open'"
     return db.df(con, f"""
         SELECT category,
                count(*) AS n,
+               count(*) FILTER (WHERE {status} = 'open') AS n_open,
+               count(*) FILTER (WHERE {status} <> 'open') AS n_handled,
                count(*) FILTER (WHERE severity = 'high') AS n_high,
                count(*) FILTER (WHERE severity = 'medium') AS n_medium,
                count(*) FILTER (WHERE severity = 'low') AS n_low,

@@ -143,7 +143,8 @@ def _bold(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
 
 def _write_summary(sheet: WriteOnlyWorksheet, con: duckdb.DuckDBPyConnection,
                    counts: pd.DataFrame, names: dict[str, str], run_info: dict | None) -> None:
-    for column, width in zip("ABCDEFGHI", (44, 40, 14, 12, 12, 12, 18, 22, 60), strict=True):
+    for column, width in zip("ABCDEFGHIJK", (44, 40, 14, 12, 12, 12, 18, 22, 60, 12, 16),
+                             strict=True):
         sheet.column_dimensions[column].width = width
     sheet.append([_bold(sheet, "Laporan Rekonsiliasi Kemensos-BPS / "
                                "Kemensos-BPS Reconciliation Report")])
@@ -184,7 +185,8 @@ def _write_category_counts(sheet: WriteOnlyWorksheet, counts: pd.DataFrame,
     sheet.append([_bold(sheet, h) for h in (
         "Kategori / Category", "Kode / Code", "Jumlah / Count", SEVERITIES["high"],
         SEVERITIES["medium"], SEVERITIES["low"], "Nilai (Rp) / Amount (IDR)",
-        "Lembar / Sheet", "Catatan / Note")])
+        "Lembar / Sheet", "Catatan / Note", "Terbuka / Open",
+        "Sudah ditangani / Handled")])
     by_category = counts.set_index("category")
     for category, sheet_name in names.items():
         row = by_category.loc[category]
@@ -196,7 +198,8 @@ def _write_category_counts(sheet: WriteOnlyWorksheet, counts: pd.DataFrame,
         cost = None if is_missing(row["cost"]) else float(row["cost"])
         sheet.append([neutralise(category_label(category)), neutralise(category), n,
                       int(row["n_high"]), int(row["n_medium"]), int(row["n_low"]), cost,
-                      neutralise(sheet_name), note])
+                      neutralise(sheet_name), note, int(row["n_open"]),
+                      int(row["n_handled"])])
 
 
 def _write_regions(sheet: WriteOnlyWorksheet, con: duckdb.DuckDBPyConnection) -> None:

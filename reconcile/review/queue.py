@@ -14,8 +14,6 @@ village gets at most `cap_per_village` items, so every list can be finished.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 
 from reconcile import db
@@ -29,6 +27,7 @@ from reconcile.review.decisions import (
     item_id_sql,
 )
 from reconcile.review.explain import agreement_sql, explanation_sql
+from reconcile.review.settings import ReviewSettings
 from reconcile.tables import Table
 
 WEAK_LINK = "weak link: review the register candidate"
@@ -39,31 +38,6 @@ EXPIRED = "decision expired: a record changed"
 # Findings that field-verification teams visit, one workbook sheet per category.
 FIELD_CATEGORIES = ("inclusion_error", "exclusion_error", "not_in_register",
                     "duplicate_enrolment")
-BANDS = (0.5, 0.9, 0.99, 0.999)  # probability bands of the audit sample's strata
-
-
-@dataclass(frozen=True)
-class ReviewSettings:
-    """How much the queue asks of officers each cycle.
-
-    cap_per_village: items per village (desa) per cycle, audit items included.
-    audit_per_band: random items per probability band and regency, shown blind; their
-        decisions estimate precision per band (accuracy.audit_precision).
-    weak_link_below: links whose row probability is below this are queued.
-    dedupe_threshold: the matcher's; alike pairs above it kept apart were refused.
-    """
-
-    cap_per_village: int = 25
-    audit_per_band: int = 2
-    weak_link_below: float = 0.99
-    dedupe_threshold: float = 0.99
-
-    def params(self, run_id: str) -> dict:
-        return {"cap": int(self.cap_per_village), "audit": int(self.audit_per_band),
-                "weak": float(self.weak_link_below), "dedupe": float(self.dedupe_threshold),
-                "seed": run_id, "bands": list(BANDS)}
-
-
 def _levels(alias: str) -> str:
     return ", ".join(f"{alias}.gamma_{c.name}, {alias}.mw_{c.name}" for c in COMPARISONS)
 

@@ -18,15 +18,16 @@ from reconcile import db, identity
 from reconcile.discrepancies import ReportSettings
 from reconcile.review import decisions
 from reconcile.review.queue import (
-    ReviewSettings,
     build_queue,
     workbook_findings_sql,
     workbook_items_sql,
 )
+from reconcile.review.settings import ReviewSettings
 from reconcile.review.workbook import write_workbooks
 from reconcile.tables import Table
 
 KNOWN = "review_known"
+FINDINGS = "review_findings"  # findings for field verification, as the workbooks show them
 FOLDER = Path("restricted") / "review"
 
 
@@ -89,10 +90,11 @@ def build(con: duckdb.DuckDBPyConnection, out: Path, run_id: str,
     facts = build_queue(con, settings, review, run_id)
     if _exists(con, Table.REVIEW_DECISIONS) and _exists(con, "changes"):
         db.run(con, DECISION_CHANGES_SQL)
+    db.run(con, f"CREATE OR REPLACE TABLE {FINDINGS} AS {workbook_findings_sql()}")
     db.run(con, f"""CREATE OR REPLACE TABLE {KNOWN} AS
         SELECT item_id, kind, id_penerima, other_id, fingerprint FROM {Table.REVIEW_QUEUE}
         UNION ALL SELECT item_id, 'finding', record_id, category, fingerprint
-        FROM ({workbook_findings_sql()})""")
+        FROM {FINDINGS}""")
     _add_previous_items(con, identity.previous_state(out))
     db.run(con, f"CREATE OR REPLACE TABLE {KNOWN} AS SELECT * FROM {KNOWN} "
                 "QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY fingerprint) = 1")
@@ -120,7 +122,7 @@ def write(con: duckdb.DuckDBPyConnection, stage: Path) -> list[str]:
     folder = stage / FOLDER
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = write_workbooks(db.df(con, workbook_items_sql()),
-                            db.df(con, workbook_findings_sql()), folder)
+                            db.df(con, f"SELECT * FROM {FINDINGS}"), folder)
     db.copy_parquet(con, f"SELECT * FROM {Table.REVIEW_QUEUE}", folder / "queue.parquet")
     return sorted(p.name for p in paths)
 

@@ -15,9 +15,9 @@ import pytest
 
 from flows.cli import main
 from reconcile.pipeline import run_pipeline
-from reconcile.review.workbook import DECISIONS
+from reconcile.review.workbook import DECISIONS, OUTCOMES
 
-LABEL = {code: label for label, code in DECISIONS.items()}
+LABEL = {code: label for label, code in (*DECISIONS.items(), *OUTCOMES.items())}
 
 
 def _queue(out: Path) -> pd.DataFrame:
@@ -31,11 +31,22 @@ def _fill(workbook: Path, decisions: dict[str, str], reviewer: str = "Ibu Sari")
         titles = {str(c.value).strip().lower(): c.column for c in sheet[2] if c.value}
         for row in range(3, sheet.max_row + 1):
             item = sheet.cell(row, titles["item_id"]).value
-            if item in decisions:
+            if item is not None and item in decisions:
                 sheet.cell(row, titles["keputusan"]).value = LABEL[decisions[item]]
                 sheet.cell(row, titles["nama pemeriksa"]).value = reviewer
                 sheet.cell(row, titles["tanggal"]).value = "01/12/2026"
     book.save(workbook)
+
+
+def _first_finding(workbook: Path) -> tuple[str, str]:
+    """(item id, category) of the first finding listed for field verification."""
+    book = openpyxl.load_workbook(workbook, read_only=True)
+    for sheet in book.worksheets:
+        if sheet.title.startswith("temuan"):
+            rows = list(sheet.iter_rows(min_row=2, max_row=3, values_only=True))
+            titles = [str(t).strip().lower() if t else "" for t in rows[0]]
+            return rows[1][titles.index("item_id")], sheet.title
+    raise AssertionError("no finding sheet")
 
 
 def _workbook_of(out: Path, item: pd.Series) -> Path:
@@ -99,6 +110,8 @@ def test_decisions_bind_the_next_run_and_expire_when_a_record_changes(
     for role, code in (("same", "same"), ("different", "different"), ("merge", "same"),
                        ("unsure", "unsure"), ("stale", "same"), ("conflict", "same")):
         _fill(_workbook_of(out, item[role]), {item[role]["item_id"]: code})
+    finding, finding_sheet = _first_finding(workbooks[0])
+    _fill(workbooks[0], {finding: "confirmed"})  # a field team confirmed this finding
     second = tmp_path / "returned-by-another-reviewer.xlsx"
     shutil.copy(_workbook_of(out, item["conflict"]), second)
     _fill(second, {item["conflict"]["item_id"]: "different"}, reviewer="Pak Budi")
@@ -114,7 +127,7 @@ def test_decisions_bind_the_next_run_and_expire_when_a_record_changes(
     code = main(["review", "import", *map(str, [*returned, second]), "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 1
-    assert "stored 4 decision(s)" in printed
+    assert "stored 5 decision(s)" in printed
     stale_lines = [line for line in printed.splitlines() if "stale" in line]
     conflict_lines = [line for line in printed.splitlines() if "conflicting" in line]
     assert len(stale_lines) == 1 and " row " in stale_lines[0]
@@ -133,6 +146,11 @@ def test_decisions_bind_the_next_run_and_expire_when_a_record_changes(
     assert set(applied["record_id"]) == {same["id_penerima"], different["id_penerima"],
                                          merge["id_penerima"]}
     assert (changes["change"] == "decision_recorded").sum() == 1  # 'unsure' binds nothing
+    findings = pd.read_parquet(out / "discrepancies.parquet")
+    assert (findings["status"] == "confirmed").sum() == 1  # the field team's outcome
+    assert (findings["status"] == "open").sum() == len(findings) - 1
+    assert finding_sheet.removeprefix("temuan ") in set(
+        findings.loc[findings["status"] == "confirmed", "category"])
     decided = {same["item_id"], different["item_id"], merge["item_id"]}
     assert not decided & set(_queue(out)["item_id"])  # settled items leave the queue
 
