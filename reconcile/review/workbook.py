@@ -18,18 +18,18 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pandas as pd
-from openpyxl import Workbook
+import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill, Protection
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import from_excel, to_excel
-from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.utils.datetime import from_excel
 from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet as SheetWriter
 
 from reconcile.report.labels import category_label, is_missing, ordered_categories
 
@@ -58,13 +58,14 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # as reconcile/report/xlsx.py
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%Y/%m/%d")
 BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-BOLD = Font(bold=True)
-HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
-OPEN_FILL = PatternFill("solid", fgColor="FFF2CC")   # the cells an officer fills in
+HEAD_FILL, OPEN_FILL = "DDEBF7", "FFF2CC"     # OPEN_FILL: the cells an officer fills in
 MARK_FILLS = {"sama": "E2EFDA", "mirip": "FFF2CC", "beda": "F8CBAD"}
-OPEN = Protection(locked=False)
-WRAP = Alignment(wrap_text=True, vertical="top")
-TOP = Alignment(vertical="top")
+DAY_FORMAT = "dd/mm/yyyy"
+# Text is only ever text (no formulas or links from names typed by anyone); the whole file
+# is built in memory, so no part of it lands in a shared temporary folder.
+BOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                "strings_to_numbers": False, "nan_inf_to_errors": True,
+                "remove_timezone": True}
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,18 @@ FINDINGS = Layout(groups=(
 
 # --- writing ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Sheet:
+    """One sheet to write: rows `start:stop` of `values` (plain column lists, in order)."""
+
+    layout: Layout
+    title: str               # wanted; made valid and unique per workbook
+    subject: str             # for the page header
+    values: dict[str, list]
+    start: int
+    stop: int
+
+
 def write_workbooks(items: pd.DataFrame, findings: pd.DataFrame, folder: Path) -> list[Path]:
     """Write `review-<kode_kecamatan>.xlsx` files into `folder`; return their paths.
 
@@ -131,11 +144,15 @@ def write_workbooks(items: pd.DataFrame, findings: pd.DataFrame, folder: Path) -
     created here is 0o700.
     """
     folder = _private_folder(Path(folder))
-    item_key, finding_key = _kecamatan_key(items), _kecamatan_key(findings)
+    books: dict[str, list[_Sheet]] = {}
+    for code, sheet in [*_item_sheets(items), *_finding_sheets(findings)]:
+        books.setdefault(code, []).append(sheet)
+    places = _places(items, findings)
     paths = []
-    for code in sorted(set(item_key) | set(finding_key), key=lambda c: (c == "", c)):
-        book = _workbook(items[item_key == code], findings[finding_key == code])
-        paths.append(_save_private(book, folder / f"review-{_file_part(code)}.xlsx"))
+    for code in sorted(books, key=lambda c: (c == "", c)):
+        path = folder / f"review-{_file_part(code)}.xlsx"
+        _write_private(path, places.get(code, "tanpa wilayah"), books[code])
+        paths.append(path)
     return paths
 
 
@@ -154,112 +171,80 @@ def _file_part(code: str) -> str:
     return re.sub(r"[^0-9A-Za-z.-]", "_", code) if code else NO_REGION
 
 
-def _workbook(items: pd.DataFrame, findings: pd.DataFrame) -> Workbook:
-    book = Workbook()
-    book.remove(book.active)
-    taken: set[str] = set()
-    names = pd.concat([items["kecamatan"], findings["kecamatan"]]).dropna()
-    place = str(names.iloc[0]) if len(names) else "tanpa wilayah"
-    book.properties.title = f"Pemeriksaan {place}"
-    for title, rows in _desa_groups(items):
-        sheet = book.create_sheet(_sheet_title(title, taken))
-        _write_sheet(sheet, ITEMS, rows.sort_values("rank", kind="stable"), place, title)
-    categories = findings["category"].fillna("lainnya")
-    for category in ordered_categories(categories.unique().tolist()):
-        rows = findings[categories == category].assign(
-            kind="finding", desa=lambda f: f["desa"].fillna(f["kode_desa"]))
-        rows = rows.sort_values(["kode_desa", "nama"], kind="stable", na_position="last")
-        sheet = book.create_sheet(_sheet_title(f"temuan {category}", taken))
-        _write_sheet(sheet, FINDINGS, rows, place, category_label(category))
-    return book
+def _places(items: pd.DataFrame, findings: pd.DataFrame) -> dict[str, str]:
+    """The first kecamatan name per kecamatan code, items before findings."""
+    names = pd.concat([pd.DataFrame({"code": _kecamatan_key(f).to_numpy(),
+                                     "name": f["kecamatan"].to_numpy()})
+                       for f in (items, findings)]).dropna(subset=["name"])
+    first = names.drop_duplicates("code")
+    return dict(zip(first["code"], first["name"].astype(str), strict=True))
 
 
-def _desa_groups(items: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """(sheet title wanted, rows) per desa, in desa-code order, rows without a desa last."""
+def _item_sheets(items: pd.DataFrame) -> list[tuple[str, _Sheet]]:
+    """(kecamatan code, sheet) per desa: desa-code order, rows without a desa last, each
+    desa's rows by rank. One sort and one conversion for all workbooks."""
     title = items["desa"].fillna(items["kode_desa"]).fillna(NO_DESA).astype(str)
-    key = items["kode_desa"].fillna("~" + title)
-    return [(title[rows.index[0]], rows) for _, rows in items.groupby(key, sort=True)]
+    keys = pd.DataFrame({"kecamatan": _kecamatan_key(items).to_numpy(),
+                         "desa": items["kode_desa"].fillna("~" + title).to_numpy(),
+                         "rank": items["rank"].to_numpy(), "title": title.to_numpy()})
+    keys = keys.sort_values(["kecamatan", "desa", "rank"], kind="stable")
+    values = _columns(ITEMS, items.iloc[keys.index])
+    sheets = []
+    for start, stop in _runs(keys[["kecamatan", "desa"]]):
+        desa = keys["title"][keys.index[start:stop].min()]   # as the first row given
+        sheets.append((keys["kecamatan"].iloc[start],
+                       _Sheet(ITEMS, desa, desa, values, start, stop)))
+    return sheets
 
 
-def _sheet_title(wanted: str, taken: set[str]) -> str:
-    """A valid sheet title, unique in the workbook regardless of case.
-
-    >>> taken = set()
-    >>> _sheet_title("Suka/Maju", taken), _sheet_title("suka/maju", taken)
-    ('Suka_Maju', 'suka_maju 2')
-    >>> _sheet_title("temuan " + "x" * 40, taken)
-    'temuan xxxxxxxxxxxxxxxxxxxxxxxx'
-    """
-    base = BAD_SHEET_CHARS.sub("_", wanted).strip().strip("'")[:31] or NO_DESA
-    title, n = base, 1
-    while title.casefold() in taken:
-        n += 1
-        title = f"{base[:31 - len(str(n)) - 1]} {n}"
-    taken.add(title.casefold())
-    return title
-
-
-def _write_sheet(sheet: Worksheet, layout: Layout, rows: pd.DataFrame, place: str,
-                 subject: str) -> None:
-    columns = layout.columns
-    _write_header(sheet, layout)
-    for number, record in enumerate(rows.to_dict("records"), start=1):
-        row = HEADER_ROW + number
-        for index, (key, _, _, group) in enumerate(columns, start=1):
-            cell = _write_value(sheet, row, index, _value(key, record, number))
-            cell.alignment = WRAP if key in layout.wrap else TOP
-            if group == "Diisi petugas":
-                cell.protection, cell.fill = OPEN, OPEN_FILL
-            elif key.startswith("agree_") and cell.value in MARK_FILLS:
-                cell.fill = PatternFill("solid", fgColor=MARK_FILLS[cell.value])
-    last = HEADER_ROW + len(rows)
-    _add_validations(sheet, layout, last)
-    _protect_and_print(sheet, len(columns), last, f"{place} - {subject}")
+def _finding_sheets(findings: pd.DataFrame) -> list[tuple[str, _Sheet]]:
+    """(kecamatan code, sheet) per finding category, in the categories' fixed order, rows
+    by desa code then name."""
+    category = findings["category"].fillna("lainnya").astype(str).to_numpy()
+    order = {c: i for i, c in enumerate(ordered_categories(list(set(category))))}
+    keys = pd.DataFrame({"kecamatan": _kecamatan_key(findings).to_numpy(),
+                         "order": [order[c] for c in category], "category": category,
+                         "desa": findings["kode_desa"].to_numpy(),
+                         "nama": findings["nama"].to_numpy()})
+    keys = keys.sort_values(["kecamatan", "order", "desa", "nama"], kind="stable",
+                            na_position="last")
+    rows = findings.iloc[keys.index].assign(
+        kind="finding", desa=lambda f: f["desa"].fillna(f["kode_desa"]))
+    values = _columns(FINDINGS, rows)
+    sheets = []
+    for start, stop in _runs(keys[["kecamatan", "order"]]):
+        category = keys["category"].iloc[start]
+        sheets.append((keys["kecamatan"].iloc[start], _Sheet(
+            FINDINGS, f"temuan {category}", category_label(category), values, start, stop)))
+    return sheets
 
 
-def _write_header(sheet: Worksheet, layout: Layout) -> None:
-    start = 1
-    for group, cols in layout.groups:
-        end = start + len(cols) - 1
-        if group:
-            sheet.cell(1, start, group).font = BOLD
-            sheet.cell(1, start).alignment = Alignment(horizontal="center")
-            if end > start:
-                sheet.merge_cells(start_row=1, start_column=start, end_row=1, end_column=end)
-        start = end + 1
-    for index, (key, title, width, _) in enumerate(layout.columns, start=1):
-        cell = sheet.cell(HEADER_ROW, index, title)
-        cell.font, cell.fill, cell.alignment = BOLD, HEAD_FILL, WRAP
-        letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = width
-        sheet.column_dimensions[letter].hidden = key in HIDDEN
-    sheet.freeze_panes = sheet.cell(FIRST_ROW, 1)
+def _runs(keys: pd.DataFrame) -> list[tuple[int, int]]:
+    """(start, stop) of each run of equal rows in sorted keys."""
+    bounds = [0] + [i for i, (a, b) in enumerate(pairwise(keys.itertuples(index=False)), 1)
+                    if a != b] + [len(keys)]
+    return list(pairwise(bounds)) if len(keys) else []
 
 
-def _value(key: str, record: dict, number: int) -> Any:
-    """The value a column shows: a running number (not the rank), a label, or the data."""
-    if key == "_no":
-        return number
-    if key == "_jenis":
-        return KINDS.get(record.get("kind"), record.get("kind"))
-    return record.get(key)
-
-
-def _write_value(sheet: Worksheet, row: int, column: int, value: Any):
-    """Write a plain Python value; text that looks like a formula stays text."""
-    value = _plain(value)
-    cell = sheet.cell(row, column)
-    cell.value = value
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        cell.data_type = "s"        # the names and addresses were typed by anyone
-        cell.quotePrefix = True     # and stay text if an officer edits the cell
-    elif isinstance(value, date):
-        cell.number_format = "DD/MM/YYYY"
-    return cell
+def _columns(layout: Layout, rows: pd.DataFrame) -> dict[str, list]:
+    """Plain values per column: a label for the kind, the data, None for a missing column
+    (the running number is per sheet)."""
+    values = {}
+    for key, *_ in layout.columns:
+        if key == "_jenis":
+            values[key] = [_plain(KINDS.get(kind, kind)) for kind in rows["kind"].tolist()]
+        elif key in rows:
+            # most values are printable text, so they skip the call
+            values[key] = [v if v.__class__ is str and v.isprintable() else _plain(v)
+                           for v in rows[key].tolist()]
+        elif key != "_no":
+            values[key] = [None] * len(rows)
+    return values
 
 
 def _plain(value: Any) -> Any:
-    """A pandas/numpy scalar as the plain value openpyxl writes; bad XML characters go."""
+    """A pandas/numpy scalar as a plain str, int, float, date or None; bad XML
+    characters go."""
     if is_missing(value):
         return None
     if isinstance(value, pd.Timestamp):
@@ -271,46 +256,179 @@ def _plain(value: Any) -> Any:
     return ILLEGAL_CHARACTERS_RE.sub("", str(value))
 
 
-def _add_validations(sheet: Worksheet, layout: Layout, last: int) -> None:
+class _Formats:
+    """The cell formats of one workbook, each made once: `formats(bold=True, ...)`."""
+
+    def __init__(self, book: xlsxwriter.Workbook) -> None:
+        self._book, self._made = book, {}
+
+    def __call__(self, **properties: Any) -> Format:
+        properties = {k: v for k, v in properties.items() if v is not None}
+        key = tuple(sorted(properties.items()))
+        if key not in self._made:
+            self._made[key] = self._book.add_format(properties)
+        return self._made[key]
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How a column is written, with formats made once per workbook. A cell with no
+    format of its own takes the column's `plain` one (top aligned, wrapped or not)."""
+
+    key: str
+    width: int
+    hidden: bool
+    plain: Format
+    own: Format | None             # on every cell, blank too: the open decision cells
+    quoted: Format                 # formula-looking text: stays text when edited
+    day: Format
+    marks: dict[str, Format]       # agreement marks, coloured
+
+
+def _plan(layout: Layout, formats: _Formats) -> list[_Column]:
+    """A layout's columns as written in one workbook."""
+    plan = []
+    for key, _, width, group in layout.columns:
+        cell = {"valign": "top", "text_wrap": key in layout.wrap}
+        plain = formats(**cell)
+        opened = group == "Diisi petugas"
+        if opened:
+            cell |= {"locked": False, "bg_color": OPEN_FILL,
+                     "num_format": DAY_FORMAT if key == "tanggal" else None}
+        marked = MARK_FILLS if key.startswith("agree_") else {}
+        plan.append(_Column(
+            key, width, key in HIDDEN, plain, own=formats(**cell) if opened else None,
+            quoted=formats(**cell, quote_prefix=True),
+            day=formats(**(cell | {"num_format": DAY_FORMAT})),
+            marks={mark: formats(**cell, bg_color=fill) for mark, fill in marked.items()}))
+    return plan
+
+
+def _write_book(target: str, place: str, sheets: list[_Sheet]) -> None:
+    book = xlsxwriter.Workbook(target, BOOK_OPTIONS)
+    book.set_properties({"title": f"Pemeriksaan {place}"})
+    formats, taken = _Formats(book), set()
+    plans = {id(layout): _plan(layout, formats) for layout in (ITEMS, FINDINGS)}
+    for sheet in sheets:
+        writer = book.add_worksheet(_sheet_title(sheet.title, taken))
+        _write_sheet(writer, formats, plans[id(sheet.layout)], sheet,
+                     f"{place} - {sheet.subject}")
+    book.close()                 # only now is the file written (BOOK_OPTIONS: in memory)
+
+
+def _sheet_title(wanted: str, taken: set[str]) -> str:
+    """A valid sheet title, unique in the workbook regardless of case.
+
+    >>> taken = set()
+    >>> _sheet_title("Suka/Maju", taken), _sheet_title("suka/maju", taken)
+    ('Suka_Maju', 'suka_maju 2')
+    >>> _sheet_title("temuan " + "x" * 40, taken), _sheet_title("x" * 30 + "'y", taken)
+    ('temuan xxxxxxxxxxxxxxxxxxxxxxxx', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')
+    """
+    base = _cut(BAD_SHEET_CHARS.sub("_", wanted).strip().strip("'"), 31).strip().strip("'")
+    base = base or NO_DESA
+    title, n = base, 1
+    while title.casefold() in taken:
+        n += 1
+        title = f"{_cut(base, 31 - len(str(n)) - 1)} {n}"
+    taken.add(title.casefold())
+    return title
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` UTF-16 units, as Excel counts a sheet title."""
+    text = text[:limit]
+    while len(text.encode("utf-16-le")) > 2 * limit:
+        text = text[:-1]
+    return text
+
+
+def _write_sheet(writer: SheetWriter, formats: _Formats, plan: list[_Column], sheet: _Sheet,
+                 title: str) -> None:
+    """Header rows, widths and column formats, then the data column by column."""
+    _write_header(writer, formats, sheet.layout)
+    count = sheet.stop - sheet.start
+    for index, column in enumerate(plan):
+        writer.set_column(index, index, column.width, column.plain, {"hidden": column.hidden})
+        values = (range(1, count + 1) if column.key == "_no"       # not the rank
+                  else sheet.values[column.key][sheet.start:sheet.stop])
+        _write_column(writer, index, column, values)
+    last = HEADER_ROW + count
+    _add_validations(writer, sheet.layout, last)
+    _protect_and_print(writer, len(plan), last, title)
+
+
+def _write_header(writer: SheetWriter, formats: _Formats, layout: Layout) -> None:
+    group_format = formats(bold=True, align="center")
+    start = 0
+    for group, cols in layout.groups:
+        end = start + len(cols) - 1
+        if group and end > start:
+            writer.merge_range(0, start, 0, end, group, group_format)
+        elif group:
+            writer.write_string(0, start, group, group_format)
+        start = end + 1
+    title_format = formats(bold=True, bg_color=HEAD_FILL, text_wrap=True, valign="top")
+    writer.write_row(HEADER_ROW - 1, 0, [title for _, title, _, _ in layout.columns],
+                     title_format)            # BOOK_OPTIONS: strings stay strings
+    writer.freeze_panes(FIRST_ROW - 1, 0)
+
+
+def _write_column(writer: SheetWriter, index: int, column: _Column,
+                  values: Iterable) -> None:
+    """Write plain values down a column; text that looks like a formula stays text."""
+    own, marks = column.own, column.marks
+    for row, value in enumerate(values, start=FIRST_ROW - 1):
+        if value is None:
+            writer.write_blank(row, index, None, own)    # no format: nothing written
+        elif isinstance(value, str):
+            text_format = column.quoted if value.startswith(FORMULA_START) else own
+            writer.write_string(row, index, value, marks.get(value, text_format))
+        elif isinstance(value, bool):
+            writer.write_boolean(row, index, value, own)
+        elif isinstance(value, int | float):
+            writer.write_number(row, index, value, own)
+        else:
+            writer.write_datetime(row, index, value, column.day)
+
+
+def _add_validations(sheet: SheetWriter, layout: Layout, last: int) -> None:
     """A drop-down on the decision column, a date check on the date column."""
     if last < FIRST_ROW:
         return
-    letters = {key: get_column_letter(i) for i, (key, *_) in enumerate(layout.columns, 1)}
+    column = {key: i for i, (key, *_) in enumerate(layout.columns)}
     labels = ", ".join(layout.choices)
-    choose = DataValidation(
-        type="list", formula1='"' + ",".join(layout.choices) + '"', allow_blank=True,
-        showErrorMessage=True, errorStyle="stop", errorTitle="Keputusan tidak dikenal",
-        error=f"Pilih salah satu dari daftar: {labels}.", showInputMessage=True,
-        promptTitle="Keputusan", prompt="Pilih dari daftar.")
-    when = DataValidation(
-        type="date", operator="between", formula1=str(int(to_excel(FIRST_DAY))),
-        formula2=str(int(to_excel(LAST_DAY))), allow_blank=True, showErrorMessage=True,
-        errorStyle="stop", errorTitle="Tanggal tidak sah",
-        error="Isi tanggal pemeriksaan, misalnya 01/12/2026.", showInputMessage=True,
-        promptTitle="Tanggal", prompt="Tanggal pemeriksaan, misalnya 01/12/2026.")
-    for validation, key in ((choose, "keputusan"), (when, "tanggal")):
-        sheet.add_data_validation(validation)
-        validation.add(f"{letters[key]}{FIRST_ROW}:{letters[key]}{last}")
-    for row in range(FIRST_ROW, last + 1):
-        sheet[f"{letters['tanggal']}{row}"].number_format = "DD/MM/YYYY"
+    checks = {
+        "keputusan": {
+            "validate": "list", "source": list(layout.choices),
+            "error_title": "Keputusan tidak dikenal",
+            "error_message": f"Pilih salah satu dari daftar: {labels}.",
+            "input_title": "Keputusan", "input_message": "Pilih dari daftar."},
+        "tanggal": {
+            "validate": "date", "criteria": "between", "minimum": FIRST_DAY,
+            "maximum": LAST_DAY, "error_title": "Tanggal tidak sah",
+            "error_message": "Isi tanggal pemeriksaan, misalnya 01/12/2026.",
+            "input_title": "Tanggal",
+            "input_message": "Tanggal pemeriksaan, misalnya 01/12/2026."}}
+    for key, check in checks.items():
+        sheet.data_validation(FIRST_ROW - 1, column[key], last - 1, column[key],
+                              {**check, "ignore_blank": True, "show_input": True,
+                               "show_error": True, "error_type": "stop"})
 
 
-def _protect_and_print(sheet: Worksheet, width: int, last: int, title: str) -> None:
+def _protect_and_print(sheet: SheetWriter, width: int, last: int, title: str) -> None:
     """Protect all but the open cells (no password: it guards slips, not intent);
     A4 landscape, one page wide, the two header rows on every page."""
-    sheet.protection.sheet = True
-    sheet.protection.autoFilter = False      # False allows it
-    sheet.protection.formatColumns = False
-    sheet.protection.formatRows = False
-    sheet.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(width)}{max(last, FIRST_ROW)}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
-    sheet.print_title_rows = f"1:{HEADER_ROW}"
-    sheet.oddHeader.left.text = "RAHASIA: data pribadi"
-    sheet.oddHeader.center.text = title.replace("&", "&&")
-    sheet.oddFooter.right.text = "Halaman &P dari &N"
+    sheet.protect("", {"autofilter": True, "format_columns": True, "format_rows": True})
+    sheet.autofilter(HEADER_ROW - 1, 0, max(last, FIRST_ROW) - 1, width - 1)
+    sheet.set_landscape()
+    sheet.set_paper(9)                        # A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0, HEADER_ROW - 1)
+    # at most 255 characters; '&&' is a literal '&'; XlsxWriter takes '&G' for an image
+    sheet.set_header("&LRAHASIA: data pribadi&C"
+                     + title[:100].replace("&", "&&").replace("&G", "& G"))
+    sheet.set_footer("&RHalaman &P dari &N")
 
 
 def _private_folder(folder: Path) -> Path:
@@ -320,17 +438,16 @@ def _private_folder(folder: Path) -> Path:
     return folder
 
 
-def _save_private(book: Workbook, path: Path) -> Path:
-    """Save through an owner-only temporary file (mkstemp makes it 0o600), then rename."""
+def _write_private(path: Path, place: str, sheets: list[_Sheet]) -> None:
+    """Write through an owner-only temporary file (mkstemp makes it 0o600), then rename."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".review-", suffix=".xlsx")
     os.close(handle)
     try:
-        book.save(temporary)
+        _write_book(temporary, place, sheets)     # rewrites the file, keeping its mode
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
 
 
 # --- reading ------------------------------------------------------------------------

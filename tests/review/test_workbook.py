@@ -202,7 +202,10 @@ def test_sheets_protected_only_decisions_open_validated_and_ids_hidden(written):
             assert sheet.print_title_rows == "$1:$2"
             assert sheet.page_setup.orientation == "landscape"
             assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)
-            assert sheet.page_setup.fitToWidth == 1 and sheet.freeze_panes == "A3"
+            assert sheet.sheet_properties.pageSetUpPr.fitToPage
+            # one page wide, any number tall; a missing fitToWidth is 1 (the OOXML default)
+            assert (sheet.page_setup.fitToWidth or 1) == 1
+            assert sheet.page_setup.fitToHeight == 0 and sheet.freeze_panes == "A3"
 
 
 def test_no_score_or_probability_is_shown(frames, tmp_path):
