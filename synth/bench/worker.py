@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from synth.bench.metrics import dedupe_metrics, estimates_vs_truth, link_metrics
+from synth.bench.review_queue import queue_quality
 
 KEY = "id_penerima"
 TRUTH = [KEY, "true_person_id", "true_id_individu"]
@@ -109,7 +110,9 @@ def ours(folder: Path) -> dict:
     total = time.perf_counter() - started
     timings = {**result["timings"], "total": total}
     truth = pd.read_parquet(gen / "truth_kemensos.parquet", columns=TRUTH)
-    return {"quality": _quality(_predictions(run), truth), "timings": timings,
+    pred = _predictions(run)
+    return {"quality": _quality(pred, truth), "timings": timings,
+            "review_queue": queue_quality(run, pred, truth),
             "findings": _findings(run, gen), "accuracy": _accuracy(run, truth),
             "match_timings": result.get("match", {}).get("timings", {}),
             **_throughput(run, result["timings"])}
