@@ -30,7 +30,8 @@ OUTCOMES = "finding_outcomes"  # the newest field-verification outcome per findi
 BINDING = ("same", "different")
 STORE_COLUMNS = ("batch", "imported_at", "item_id", "kind", "id_penerima", "other_id",
                  "decision", "reason", "reviewer", "decided_on", "fingerprint",
-                 "source_file", "source_sheet", "source_row")
+                 "source_file", "source_sheet", "source_row", "audit", "band", "linked")
+AUDIT = "review_audit"  # officers' answers on blind audit links, for precision per band
 # The values an officer sees of each record: a decision holds while they are unchanged.
 SHOWN = ("nik", "no_kk", "nama", "tgl_lahir", "jenis_kelamin", "alamat", "kode_wilayah")
 
@@ -100,6 +101,11 @@ def load(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
         db.run(con, f"CREATE OR REPLACE TABLE {OUTCOMES} AS SELECT * FROM store.decisions "
                     "WHERE kind = 'finding' QUALIFY row_number() OVER "
                     "(PARTITION BY item_id ORDER BY batch DESC, source_row DESC) = 1")
+        db.run(con, f"""CREATE OR REPLACE TABLE {AUDIT} AS SELECT band, decision
+            FROM store.decisions WHERE kind = 'link'
+            QUALIFY row_number() OVER (PARTITION BY item_id
+                                       ORDER BY batch DESC, source_row DESC) = 1
+                AND audit AND linked AND decision IN ('same', 'different')""")
         version = int(db.scalar(con, "SELECT coalesce(max(batch), 0) FROM store.decisions"))
     finally:
         db.run(con, "DETACH DATABASE store")
@@ -152,7 +158,7 @@ def _known_items(out: Path) -> pd.DataFrame:
     """The items the published run knows, with their current fingerprints."""
     state = identity.previous_state(out)
     empty = pd.DataFrame(columns=["item_id", "kind_now", "id_penerima", "other_id",
-                                  "fingerprint_now"])
+                                  "fingerprint_now", "audit", "band", "linked"])
     if state is None:
         return empty
     con = duckdb.connect(str(state), read_only=True)
@@ -161,7 +167,7 @@ def _known_items(out: Path) -> pd.DataFrame:
                          {"t": ITEMS}):
             return empty
         return db.df(con, f"SELECT item_id, kind AS kind_now, id_penerima, other_id, "
-                          f"fingerprint AS fingerprint_now FROM {ITEMS}")
+                          f"fingerprint AS fingerprint_now, audit, band, linked FROM {ITEMS}")
     finally:
         con.close()
 
@@ -178,7 +184,8 @@ def _append(out: Path, valid: pd.DataFrame) -> int:
                         "item_id VARCHAR, kind VARCHAR, id_penerima VARCHAR, "
                         "other_id VARCHAR, decision VARCHAR, reason VARCHAR, "
                         "reviewer VARCHAR, decided_on VARCHAR, fingerprint VARCHAR, "
-                        "source_file VARCHAR, source_sheet VARCHAR, source_row INTEGER)")
+                        "source_file VARCHAR, source_sheet VARCHAR, source_row INTEGER, "
+                        "audit BOOLEAN, band INTEGER, linked BOOLEAN)")
         batch = int(db.scalar(con, "SELECT coalesce(max(batch), 0) + 1 FROM decisions"))
         if len(valid):
             rows = valid.assign(batch=batch, imported_at=datetime.now(UTC),

@@ -10,11 +10,12 @@ the identity state.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 
-from reconcile import db, identity
+from reconcile import accuracy, db, identity
 from reconcile.discrepancies import ReportSettings
 from reconcile.review import decisions
 from reconcile.review.queue import (
@@ -22,7 +23,7 @@ from reconcile.review.queue import (
     workbook_findings_sql,
     workbook_items_sql,
 )
-from reconcile.review.settings import ReviewSettings
+from reconcile.review.settings import BANDS, ReviewSettings
 from reconcile.review.workbook import write_workbooks
 from reconcile.tables import Table
 
@@ -69,7 +70,8 @@ PREVIOUS_ITEMS_SQL = f"""
 SELECT i.item_id, i.kind, i.id_penerima, i.other_id,
        CASE i.kind WHEN 'link' THEN {decisions.fingerprint_sql('k', 'b')}
                    WHEN 'dedupe' THEN {decisions.fingerprint_sql('k', 'c')}
-                   ELSE {decisions.finding_fingerprint_sql('d')} END AS fingerprint
+                   ELSE {decisions.finding_fingerprint_sql('d')} END AS fingerprint,
+       i.audit, i.band, i.linked
 FROM prev.{decisions.ITEMS} i
 LEFT JOIN {Table.CLEAN_KEMENSOS} k ON k.id_penerima = i.id_penerima
 LEFT JOIN {Table.CLEAN_BPS} b ON i.kind = 'link' AND b.id_individu = i.other_id
@@ -92,13 +94,38 @@ def build(con: duckdb.DuckDBPyConnection, out: Path, run_id: str,
         db.run(con, DECISION_CHANGES_SQL)
     db.run(con, f"CREATE OR REPLACE TABLE {FINDINGS} AS {workbook_findings_sql()}")
     db.run(con, f"""CREATE OR REPLACE TABLE {KNOWN} AS
-        SELECT item_id, kind, id_penerima, other_id, fingerprint FROM {Table.REVIEW_QUEUE}
-        UNION ALL SELECT item_id, 'finding', record_id, category, fingerprint
+        SELECT item_id, kind, id_penerima, other_id, fingerprint, audit, band, linked
+        FROM {Table.REVIEW_QUEUE}
+        UNION ALL SELECT item_id, 'finding', record_id, category, fingerprint, false,
+                         NULL::INTEGER, NULL::BOOLEAN
         FROM {FINDINGS}""")
     _add_previous_items(con, identity.previous_state(out))
+    if _exists(con, decisions.AUDIT):
+        facts["audit_precision"] = audit_precision_by_band(con)
     db.run(con, f"CREATE OR REPLACE TABLE {KNOWN} AS SELECT * FROM {KNOWN} "
                 "QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY fingerprint) = 1")
     return facts
+
+
+def audit_precision_by_band(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Link precision measured on the officers' blind audit answers, per probability band
+    and overall (Horvitz-Thompson, accuracy.audit_precision), the bands weighted by
+    this run's links."""
+    bands = db.df(con, f"""
+        WITH links AS (
+            SELECT coalesce(len(list_filter($bands, lambda x: x <= match_probability)), -1)
+                       AS band
+            FROM {Table.MATCH_EVIDENCE} WHERE reason IS NULL AND bps_rid IS NOT NULL
+        ), population AS (SELECT band, count(*) AS population FROM links GROUP BY 1
+        ), answers AS (SELECT band, count(*) AS reviewed,
+                              count(*) FILTER (decision = 'same') AS correct
+                       FROM {decisions.AUDIT} GROUP BY 1)
+        SELECT p.band, p.population, coalesce(a.reviewed, 0) AS reviewed,
+               coalesce(a.correct, 0) AS correct
+        FROM population p LEFT JOIN answers a USING (band) ORDER BY p.band""",
+                  {"bands": list(BANDS)})
+    table = accuracy.audit_precision(bands)
+    return json.loads(table.to_json(orient="records"))
 
 
 def _add_previous_items(con: duckdb.DuckDBPyConnection, state: Path | None) -> None:

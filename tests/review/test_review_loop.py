@@ -4,6 +4,9 @@ editing a record expires its decision."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import shutil
 import stat
 from pathlib import Path
@@ -54,14 +57,21 @@ def _workbook_of(out: Path, item: pd.Series) -> Path:
 
 
 def _edit_name(data: Path, id_penerima: str) -> None:
-    """A data officer corrects one beneficiary's name in the source export."""
+    """A data officer corrects one beneficiary's name in the source export; every other
+    line of the file stays byte for byte as it was."""
     for path in sorted(data.glob("kemensos_*.csv")):
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        hit = frame["id_penerima"] == id_penerima
-        if hit.any():
-            frame.loc[hit, "nama"] = frame.loc[hit, "nama"] + " WATI"
-            frame.to_csv(path, index=False)
-            return
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        header = next(csv.reader([lines[0]]))
+        for n, line in enumerate(lines[1:], start=1):
+            fields = next(csv.reader([line]), [])
+            if len(fields) == len(header) and fields[header.index("id_penerima")] == id_penerima:
+                fields[header.index("nama")] += " WATI"
+                out = io.StringIO()
+                csv.writer(out, lineterminator=line[len(line.rstrip("\r\n")):] or "\n"
+                           ).writerow(fields)
+                lines[n] = out.getvalue()
+                path.write_text("".join(lines), encoding="utf-8")
+                return
     raise AssertionError(f"{id_penerima} not found")
 
 
@@ -146,6 +156,10 @@ def test_decisions_bind_the_next_run_and_expire_when_a_record_changes(
     assert set(applied["record_id"]) == {same["id_penerima"], different["id_penerima"],
                                          merge["id_penerima"]}
     assert (changes["change"] == "decision_recorded").sum() == 1  # 'unsure' binds nothing
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["decisions"]["store_version"] == 1 and manifest["decisions"]["active"] == 4
+    audit = manifest["review"]["audit_precision"]  # measured precision per band, overall
+    assert audit[-1]["band"] == "overall" and sum(b["population"] for b in audit[:-1]) > 0
     findings = pd.read_parquet(out / "discrepancies.parquet")
     assert (findings["status"] == "confirmed").sum() == 1  # the field team's outcome
     assert (findings["status"] == "open").sum() == len(findings) - 1
