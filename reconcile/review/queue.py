@@ -189,8 +189,8 @@ def workbook_items_sql() -> str:
 
 
 def workbook_findings_sql() -> str:
-    """Findings for field verification, with the item id and fingerprint the outcome
-    is recorded against."""
+    """Open findings for field verification (at most $cap per village and category), with
+    the item id and fingerprint the outcome is recorded against."""
     cats = "(" + ", ".join(f"'{c}'" for c in FIELD_CATEGORIES) + ")"
     return f"""
     SELECT {item_id_sql("'finding'", 'd.record_id', 'd.category')} AS item_id,
@@ -210,5 +210,9 @@ def workbook_findings_sql() -> str:
                QUALIFY row_number() OVER (PARTITION BY id_keluarga ORDER BY rid) = 1) f
            ON d.source = 'bps' AND f.id_keluarga = d.record_id
     WHERE d.category IN {cats} AND coalesce(d.status, 'open') = 'open'
+    -- like the queue, at most $cap per village and category per cycle: a list a field
+    -- team can finish (every finding stays in discrepancies.parquet and report.xlsx)
+    QUALIFY row_number() OVER (PARTITION BY d.kode_wilayah, d.category
+                               ORDER BY d.cost DESC NULLS LAST, d.record_id) <= $cap
     ORDER BY d.kode_wilayah, d.category, d.cost DESC NULLS LAST, d.record_id
     """

@@ -92,7 +92,8 @@ def build(con: duckdb.DuckDBPyConnection, out: Path, run_id: str,
     facts = build_queue(con, settings, review, run_id)
     if _exists(con, Table.REVIEW_DECISIONS) and _exists(con, "changes"):
         db.run(con, DECISION_CHANGES_SQL)
-    db.run(con, f"CREATE OR REPLACE TABLE {FINDINGS} AS {workbook_findings_sql()}")
+    db.run(con, f"CREATE OR REPLACE TABLE {FINDINGS} AS {workbook_findings_sql()}",
+           {"cap": int(review.cap_per_village)})
     db.run(con, f"""CREATE OR REPLACE TABLE {KNOWN} AS
         SELECT item_id, kind, id_penerima, other_id, fingerprint, audit, band, linked
         FROM {Table.REVIEW_QUEUE}
