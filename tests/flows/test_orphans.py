@@ -91,8 +91,11 @@ def test_a_killed_run_leaves_no_server(small_data, tmp_path, sig):
         run.send_signal(sig)  # the run only, as kill -9 or timeout(1) would
         run.wait(timeout=60)
 
-    deadline = time.monotonic() + 5
-    while _servers(tmp_path / "prefect") and time.monotonic() < deadline:
+    # the kernel kills the server when its parent dies (PR_SET_PDEATHSIG); on a loaded
+    # machine that death and its reaping are not instant
+    deadline = time.monotonic() + 15
+    while (_servers(tmp_path / "prefect") or _alive(record["server"])) \
+            and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _servers(tmp_path / "prefect"), log.read_text(errors="replace")[-3000:]
     assert not _alive(record["server"])
