@@ -293,6 +293,11 @@ def _summary_text(result: dict) -> str:
              f"  quarantined      {result['quarantined_rows']:>9,}",
              "  discrepancies:"]
     lines += [f"    {name:<20} {n:>7,}" for name, n in result["discrepancies"].items()]
+    review = result.get("review") or {}
+    if review.get("items"):
+        lines.append(f"  review queue     {review['items']:>9,} items (at most "
+                     f"{review.get('per_village_max', 0)} per village) in "
+                     f"{len(review.get('workbooks', []))} workbook(s): restricted/review/")
     lines.append("  time per stage: " + ", ".join(
         f"{stage} {secs:.1f}s" for stage, secs in result["timings"].items()))
     return "\n".join(lines)

@@ -57,7 +57,9 @@ class Run:
         """What a finished run reports: where its outputs are, its summary and timings."""
         return {"run_id": self.run_id, "out": str(self.config.out), "skipped": False,
                 "timings": self.timings, **self.facts.get("summary", {}),
-                "match": self.facts.get("match", {})}
+                "match": self.facts.get("match", {}),
+                "review": {k: v for k, v in self.facts.get("review", {}).items()
+                           if k in ("items", "audit", "per_village_max", "workbooks")}}
 
     @property
     def parts_dir(self) -> Path:
