@@ -97,6 +97,25 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return int(scalar(con, f'SELECT count(*) FROM "{name}"'))
 
 
+def quote(text: str) -> str:
+    """A SQL string literal of one of the code's own constants (a reason, a category);
+    values from users or files are bound instead."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def in_list(texts) -> str:
+    """`('a', 'b')` for `x IN ...` over the code's own constants (see `quote`)."""
+    return "(" + ", ".join(quote(t) for t in texts) + ")"
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str, database: str | None = None) -> bool:
+    """Whether a table (temporary ones included) exists, in `database` if given (an
+    attached alias) or in any; the names are bound, never written into the SQL."""
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t "
+                            "AND database_name = coalesce($d, database_name)",
+                       {"t": str(name), "d": database}))
+
+
 def sql_path(path: Path | str) -> str:
     """A filesystem path as DuckDB receives it: always as a bound parameter, never as text.
 

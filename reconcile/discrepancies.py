@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from reconcile import db
+from reconcile.db import quote
 from reconcile.match.link import REVIEW_REASONS
 from reconcile.privacy import mask_sql
 from reconcile.tables import PROGRAMS, Table
@@ -109,12 +110,9 @@ class ReportSettings:
                 f"getvariable('benefit_programs'), {program})]")
 
 
-def quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
-_REVIEW = "(" + ", ".join(quote(reason) for reason in REVIEW_REASONS) + ")"
+_REVIEW = db.in_list(REVIEW_REASONS)
 
 
 def _kemensos(category: str, severity: str, where: str, evidence: str,

@@ -137,8 +137,7 @@ def save_state(con: duckdb.DuckDBPyConnection, out: Path, run_id: str) -> Path:
     the owner-only state folder of `out`; return its path."""
     path = publish.state_path(out, run_id)
     path.unlink(missing_ok=True)
-    if not db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
-                     {"t": ENROLMENTS}):  # a first run: no change report built it
+    if not db.has_table(con, ENROLMENTS):  # a first run: no change report built it
         build_enrolments(con, path.parent)
     db.attach(con, path, "nxt")
     try:

@@ -50,16 +50,15 @@ def _explained(lang: int) -> str:
     """The row's one-line explanation: its best candidate's evidence (review.explain)."""
     return (f"CASE WHEN l.id_individu IS NOT NULL AND eb.id_individu IS DISTINCT FROM "
             f"l.id_individu THEN '{OTHER_ROW[lang]}' WHEN e.bps_rid IS NULL "
-            f"THEN '{NO_CANDIDATE[lang]}' WHEN l.id_individu IS NULL THEN "
-            f"'{NEAREST[lang]}' || {explanation_sql(('id', 'en')[lang], 'e.')} "
-            f"ELSE {explanation_sql(('id', 'en')[lang], 'e.')} END")
+            f"THEN '{NO_CANDIDATE[lang]}' ELSE CASE WHEN l.id_individu IS NULL "
+            f"THEN '{NEAREST[lang]}' ELSE '' END "
+            f"|| {explanation_sql(('id', 'en')[lang], 'e.')} END")
 
 
 def build_reconciled(con: duckdb.DuckDBPyConnection) -> None:
     """One row per usable Kemensos row, with its person, register match, desil and the
     one-line explanation of its match (Indonesian and English)."""
-    if db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
-                 {"t": str(Table.MATCH_EVIDENCE)}):
+    if db.has_table(con, Table.MATCH_EVIDENCE):
         explained = f"{_explained(0)} AS penjelasan, {_explained(1)} AS explanation"
         evidence = (f"LEFT JOIN {Table.MATCH_EVIDENCE} e ON e.rid = k.rid "
                     f"LEFT JOIN {Table.CLEAN_BPS} eb ON eb.rid = e.bps_rid")

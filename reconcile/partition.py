@@ -130,8 +130,7 @@ def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
         selects = []
         for n, path in enumerate(parts):
             db.attach(con, path, f"p{n}", read_only=True)
-            if db.scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE database_name = "
-                              f"'p{n}' AND table_name = '{table}'"):
+            if db.has_table(con, table, database=f"p{n}"):
                 selects.append(f"SELECT * FROM p{n}.{table}")
         union = " UNION ALL ".join(selects) or _empty(table)
         if union:  # no evidence where no partition had Kemensos rows

@@ -203,7 +203,7 @@ def combine_partitions(run: Run, per_partition: list[dict]) -> None:
 def finish_link(run: Run, con) -> None:
     """Stable person ids, then one reconciled row per Kemensos row."""
     for table in (Table.STD_KEMENSOS, Table.STD_BPS):
-        if db.scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'"):
+        if db.has_table(con, table):
             validate_table(con, table, Standardised, sample_rows=200_000)
     run.facts["identity"] = identity.stabilise(con, identity.previous_state(run.config.out))
     outputs.build_reconciled(con)

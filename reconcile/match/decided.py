@@ -6,7 +6,7 @@ or 'dedupe' (two Kemensos rows), decision 'same' or 'different'. They act before
 thresholds: a 'different' link pair is removed from the scored pairs (the row's next
 candidate competes instead); a 'same' link replaces the row's best candidate and is kept
 whatever the conflict rules say; 'same' rows are merged first, 'different' rows are never
-put in one person. Without the table (no store yet) nothing changes.
+put in one person. Without the table (matching outside the pipeline) nothing changes.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ DECIDED_APART = "an officer decided this is another person"
 
 def present(con) -> bool:
     """Whether this database holds decisions to apply."""
-    return bool(db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
-                          {"t": str(Table.REVIEW_DECISIONS)}))
+    return db.has_table(con, Table.REVIEW_DECISIONS)
 
 
 def _pairs(kind: str, decision: str) -> str:

@@ -30,6 +30,7 @@ from reconcile.report.labels import (
     ACCURACY_TITLE,
     DISCREPANCY_COLUMNS,
     ESTIMATE_COLUMNS,
+    FINDING_STATUS,
     REGION_COLUMNS,
     RUN_INFO,
     SEVERITIES,
@@ -298,8 +299,7 @@ def _category_table(con: duckdb.DuckDBPyConnection) -> str:
     counts = counts.set_index("category").reindex(order).reset_index()
     counts.insert(1, "label", [category_label(c) for c in counts["category"]])
     headers = {"label": "Kategori / Category", "category": "Kode / Code",
-               "n": "Jumlah / Count", "n_open": "Terbuka / Open",
-               "n_handled": "Sudah ditangani / Handled", "n_high": SEVERITIES["high"],
+               "n": "Jumlah / Count", **FINDING_STATUS, "n_high": SEVERITIES["high"],
                "n_medium": SEVERITIES["medium"], "n_low": SEVERITIES["low"],
                "cost": "Nilai (Rp) / Amount (IDR)"}
     return ("<section id='kategori'><h2>Jumlah temuan per kategori / Findings per category"

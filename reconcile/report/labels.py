@@ -32,6 +32,12 @@ SEVERITIES: dict[str, str] = {
     "low": "Rendah / Low",
 }
 
+# Findings still open, and those a field team has already handled (review import).
+FINDING_STATUS: dict[str, str] = {
+    "n_open": "Terbuka / Open",
+    "n_handled": "Sudah ditangani / Handled",
+}
+
 # Header card labels for the run_info keys the pipeline is known to pass.
 RUN_INFO: dict[str, str] = {
     "run_id": "ID proses / Run ID",

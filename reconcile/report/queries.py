@@ -68,16 +68,10 @@ def regency_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(zip(rows["kode_wilayah"], rows["nama"].fillna(""), strict=True))
 
 
-def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether the work database holds `table` (older runs and test setups lack some)."""
-    return bool(db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t "
-                               "AND database_name = current_database()", {"t": table}))
-
-
 def accuracy_rows(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame | None:
     """The accuracy estimates of one level ('overall', 'program', 'kabupaten'), regencies
     with their names; None when the run wrote no estimates."""
-    if not has_table(con, ACCURACY):
+    if not db.has_table(con, ACCURACY):  # older work databases have none
         return None
     return db.df(con, f"""
         SELECT a.*, coalesce(r.nama_wilayah, CASE WHEN a.kode_kabupaten = 'unknown'

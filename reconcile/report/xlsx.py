@@ -37,6 +37,7 @@ from reconcile.report.labels import (
     ACCURACY_TITLE,
     DESIL_COLUMNS,
     DISCREPANCY_COLUMNS,
+    FINDING_STATUS,
     REGION_COLUMNS,
     RUN_INFO,
     SEVERITIES,
@@ -54,7 +55,6 @@ from reconcile.report.queries import (
     SEVERITY_RANK_SQL,
     accuracy_rows,
     category_counts,
-    has_table,
     safe_text_sql,
 )
 
@@ -63,7 +63,7 @@ SUMMARY_SHEET = "Ringkasan (Summary)"
 ACCURACY_SHEET = "Akurasi (Accuracy)"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_START_RE = "^[=+@\\t\\r-]"
-_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 BATCH_ROWS = 50_000
 NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")  # openpyxl lets these through
 BOLD = Font(bold=True)
@@ -80,8 +80,13 @@ def neutralise(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    value = NOT_XML.sub("", ILLEGAL_CHARACTERS_RE.sub("", value))
+    value = xml_safe(value)
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def xml_safe(text: str) -> str:
+    """Text without the characters an .xlsx file (XML) cannot hold."""
+    return NOT_XML.sub("", ILLEGAL_CHARACTERS_RE.sub("", text))
 
 
 def excel_text_sql(column: str) -> str:
@@ -101,7 +106,7 @@ def sheet_names(categories: list[str]) -> dict[str, str]:
     taken = {SUMMARY_SHEET.lower(), ACCURACY_SHEET.lower()}
     names = {}
     for category in categories:
-        base = _SHEET_NAME_BAD.sub("_", category or "kategori")[:31].strip("'") or "kategori"
+        base = SHEET_NAME_BAD.sub("_", category or "kategori")[:31].strip("'") or "kategori"
         name, n = base, 1
         while name.lower() in taken:
             n += 1
@@ -120,7 +125,7 @@ def write_report_xlsx(con: duckdb.DuckDBPyConnection, path: Path,
     rows = dict(zip(counts["category"], counts["n"].astype(int), strict=True))
     book = Workbook(write_only=True)
     _write_summary(book.create_sheet(SUMMARY_SHEET), con, counts, names, run_info)
-    if has_table(con, ACCURACY):  # older work databases have no estimates
+    if db.has_table(con, ACCURACY):  # older work databases have no estimates
         _write_accuracy(book.create_sheet(ACCURACY_SHEET), con)
     first = len(book.worksheets) + 1
     for category in categories:
@@ -185,8 +190,7 @@ def _write_category_counts(sheet: WriteOnlyWorksheet, counts: pd.DataFrame,
     sheet.append([_bold(sheet, h) for h in (
         "Kategori / Category", "Kode / Code", "Jumlah / Count", SEVERITIES["high"],
         SEVERITIES["medium"], SEVERITIES["low"], "Nilai (Rp) / Amount (IDR)",
-        "Lembar / Sheet", "Catatan / Note", "Terbuka / Open",
-        "Sudah ditangani / Handled")])
+        "Lembar / Sheet", "Catatan / Note", *FINDING_STATUS.values())])
     by_category = counts.set_index("category")
     for category, sheet_name in names.items():
         row = by_category.loc[category]

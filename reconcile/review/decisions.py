@@ -28,9 +28,17 @@ REVIEW_KEY = "review_key"
 ITEMS = "review_items"  # in the identity state: every item queued so far, as now
 OUTCOMES = "finding_outcomes"  # the newest field-verification outcome per finding
 BINDING = ("same", "different")
-STORE_COLUMNS = ("batch", "imported_at", "item_id", "kind", "id_penerima", "other_id",
-                 "decision", "reason", "reviewer", "decided_on", "fingerprint",
-                 "source_file", "source_sheet", "source_row", "audit", "band", "linked")
+STORE_SCHEMA = (("batch", "INTEGER"), ("imported_at", "TIMESTAMPTZ"), ("item_id", "VARCHAR"),
+                ("kind", "VARCHAR"), ("id_penerima", "VARCHAR"), ("other_id", "VARCHAR"),
+                ("decision", "VARCHAR"), ("reason", "VARCHAR"), ("reviewer", "VARCHAR"),
+                ("decided_on", "VARCHAR"), ("fingerprint", "VARCHAR"),
+                ("source_file", "VARCHAR"), ("source_sheet", "VARCHAR"),
+                ("source_row", "INTEGER"), ("audit", "BOOLEAN"), ("band", "INTEGER"),
+                ("linked", "BOOLEAN"))
+STORE_COLUMNS = tuple(name for name, _ in STORE_SCHEMA)
+STORE_DDL = ("CREATE TABLE {table} ("
+             + ", ".join(f"{name} {kind}" for name, kind in STORE_SCHEMA) + ")")
+LATEST = "review_latest"  # the store's newest decision per item
 AUDIT = "review_audit"  # officers' answers on blind audit links, for precision per band
 # The values an officer sees of each record: a decision holds while they are unchanged.
 SHOWN = ("nik", "no_kk", "nama", "tgl_lahir", "jenis_kelamin", "alamat", "kode_wilayah")
@@ -67,16 +75,17 @@ def finding_fingerprint_sql(d: str = "d") -> str:
 
 # The store's newest decision per item, resolved to this run's rows with the values they
 # show now: 'active' when those match the decision's fingerprint, else 'expired'.
+LATEST_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {LATEST} AS SELECT * FROM store.decisions
+QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY batch DESC, source_row DESC) = 1
+"""
 RESOLVED_SQL = f"""
 CREATE OR REPLACE TABLE {Table.REVIEW_DECISIONS} AS
-WITH latest AS (
-    SELECT * FROM store.decisions
-    QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY batch DESC, source_row DESC) = 1
-), pairs AS (
+WITH pairs AS (
     SELECT d.*, k.rid AS rid_l, coalesce(b.rid, k2.rid) AS rid_r,
            CASE WHEN d.kind = 'link' THEN {fingerprint_sql('k', 'b')}
                 ELSE {fingerprint_sql('k', 'k2')} END AS current_fingerprint
-    FROM latest d JOIN {Table.CLEAN_KEMENSOS} k ON k.id_penerima = d.id_penerima
+    FROM {LATEST} d JOIN {Table.CLEAN_KEMENSOS} k ON k.id_penerima = d.id_penerima
     LEFT JOIN {Table.CLEAN_BPS} b ON d.kind = 'link' AND b.id_individu = d.other_id
     LEFT JOIN {Table.CLEAN_KEMENSOS} k2 ON d.kind = 'dedupe' AND k2.id_penerima = d.other_id
     WHERE d.kind IN ('link', 'dedupe')
@@ -89,26 +98,27 @@ FROM pairs WHERE rid_r IS NOT NULL
 
 
 def load(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
-    """Resolve the store's decisions to this run's rows (`review_decisions`); return the
-    store's version and counts for the manifest. No store: nothing to apply."""
+    """Resolve the store's decisions to this run's rows (`review_decisions`), the
+    findings' outcomes and the audit answers; return the store's version and counts for
+    the manifest. Without a store, an empty one stands in: the tables exist, empty."""
     path = store_path(out)
-    if not path.exists():
-        return {"store_version": 0}
     bind(con, out)
-    db.attach(con, path, "store", read_only=True)
+    if path.exists():
+        db.attach(con, path, "store", read_only=True)
+    else:
+        db.run(con, "ATTACH ':memory:' AS store")
+        db.run(con, STORE_DDL.format(table="store.decisions"))
     try:
-        db.run(con, RESOLVED_SQL)
-        db.run(con, f"CREATE OR REPLACE TABLE {OUTCOMES} AS SELECT * FROM store.decisions "
-                    "WHERE kind = 'finding' QUALIFY row_number() OVER "
-                    "(PARTITION BY item_id ORDER BY batch DESC, source_row DESC) = 1")
-        db.run(con, f"""CREATE OR REPLACE TABLE {AUDIT} AS SELECT band, decision
-            FROM store.decisions WHERE kind = 'link'
-            QUALIFY row_number() OVER (PARTITION BY item_id
-                                       ORDER BY batch DESC, source_row DESC) = 1
-                AND audit AND linked AND decision IN ('same', 'different')""")
+        db.run(con, LATEST_SQL)
         version = int(db.scalar(con, "SELECT coalesce(max(batch), 0) FROM store.decisions"))
     finally:
         db.run(con, "DETACH DATABASE store")
+    db.run(con, RESOLVED_SQL)
+    db.run(con, f"CREATE OR REPLACE TABLE {OUTCOMES} AS SELECT * FROM {LATEST} "
+                "WHERE kind = 'finding'")
+    db.run(con, f"""CREATE OR REPLACE TABLE {AUDIT} AS SELECT band, decision FROM {LATEST}
+                    WHERE kind = 'link' AND audit AND linked AND list_contains($binding, decision)""",
+           {"binding": list(BINDING)})
     counts = db.df(con, f"SELECT status, count(*) AS n FROM {Table.REVIEW_DECISIONS} "
                         "GROUP BY 1")
     return {"store_version": version, **dict(zip(counts["status"], counts["n"].astype(int),
@@ -163,8 +173,7 @@ def _known_items(out: Path) -> pd.DataFrame:
         return empty
     con = duckdb.connect(str(state), read_only=True)
     try:
-        if not db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
-                         {"t": ITEMS}):
+        if not db.has_table(con, ITEMS):
             return empty
         return db.df(con, f"SELECT item_id, kind AS kind_now, id_penerima, other_id, "
                           f"fingerprint AS fingerprint_now, audit, band, linked FROM {ITEMS}")
@@ -180,12 +189,7 @@ def _append(out: Path, valid: pd.DataFrame) -> int:
     try:
         if created:
             os.chmod(path, 0o600)
-            db.run(con, "CREATE TABLE decisions (batch INTEGER, imported_at TIMESTAMPTZ, "
-                        "item_id VARCHAR, kind VARCHAR, id_penerima VARCHAR, "
-                        "other_id VARCHAR, decision VARCHAR, reason VARCHAR, "
-                        "reviewer VARCHAR, decided_on VARCHAR, fingerprint VARCHAR, "
-                        "source_file VARCHAR, source_sheet VARCHAR, source_row INTEGER, "
-                        "audit BOOLEAN, band INTEGER, linked BOOLEAN)")
+            db.run(con, STORE_DDL.format(table="decisions"))
         batch = int(db.scalar(con, "SELECT coalesce(max(batch), 0) + 1 FROM decisions"))
         if len(valid):
             rows = valid.assign(batch=batch, imported_at=datetime.now(UTC),

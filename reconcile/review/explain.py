@@ -9,6 +9,7 @@ the phrase of a field's level, heaviest evidence (absolute bits) first:
 
 from __future__ import annotations
 
+from reconcile.db import quote
 from reconcile.match.compare import COMPARISONS, Comparison
 
 LANGS = ("id", "en")
@@ -122,10 +123,6 @@ def _gamma(comp: Comparison, label: str) -> int:
     return _NO_LEVEL[label] if label in _NO_LEVEL else comp.gamma(label)
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _case(comp: Comparison, prefix: str, value) -> str:
     """CASE over a comparison's gamma; `value(label)` is the SQL of a level (None: NULL)."""
     whens = " ".join(f"WHEN {_gamma(comp, label)} THEN {value(label) or 'NULL'}"
@@ -139,13 +136,13 @@ def _part_sql(comp: Comparison, lang: str, prefix: str) -> str:
     mw = f"coalesce({prefix}mw_{comp.name}, 0)"
 
     def value(label: str) -> str | None:
-        phrase = _quote(PHRASES[(comp.name, label)][i])
+        phrase = quote(PHRASES[(comp.name, label)][i])
         # a missing value is no evidence; only a missing NIK is worth saying
         if label == "missing" and comp.name != "nik":
             return None
         if label == comp.tf_level:
-            return (f"{phrase} || CASE WHEN {mw} >= {RARE_NAME_BITS!r} THEN {_quote(_RARE[lang])}"
-                    f" WHEN {mw} < {COMMON_NAME_BITS!r} THEN {_quote(_COMMON[lang])}"
+            return (f"{phrase} || CASE WHEN {mw} >= {RARE_NAME_BITS!r} THEN {quote(_RARE[lang])}"
+                    f" WHEN {mw} < {COMMON_NAME_BITS!r} THEN {quote(_COMMON[lang])}"
                     " ELSE '' END")
         return phrase
 
@@ -172,5 +169,5 @@ def agreement_sql(prefix: str = "") -> dict[str, str]:
     out = {}
     for column, (name, marks) in AGREEMENT.items():
         table = {**_MISSING_ELSE, **marks}
-        out[column] = _case(comps[name], prefix, lambda label, t=table: _quote(t[label]))
+        out[column] = _case(comps[name], prefix, lambda label, t=table: quote(t[label]))
     return out

@@ -27,7 +27,7 @@ from reconcile.review.decisions import (
     item_id_sql,
 )
 from reconcile.review.explain import agreement_sql, explanation_sql
-from reconcile.review.settings import ReviewSettings
+from reconcile.review.settings import ReviewSettings, band_sql
 from reconcile.tables import Table
 
 WEAK_LINK = "weak link: review the register candidate"
@@ -47,18 +47,13 @@ def _null_levels() -> str:
                      for c in COMPARISONS)
 
 
-_REVIEW = "(" + ", ".join(f"'{r}'" for r in REVIEW_REASONS) + ")"
-_NIK = "(" + ", ".join(f"'{c}'" for c in NIK_FINDINGS) + ")"
+_REVIEW = db.in_list(REVIEW_REASONS)
+_NIK = db.in_list(NIK_FINDINGS)
 
 
-def pairs_sql(decided: bool) -> str:
+def pairs_sql() -> str:
     """Every candidate pair with the machine's decision, its probability and why it
     might be wrong (NULL: confident, eligible for the audit sample only)."""
-    expired = f"""
-    UNION ALL
-    SELECT kind, rid_l, rid_r, NULL, kind = 'link' AND decision = 'same', '{EXPIRED}',
-           {_null_levels()}
-    FROM {Table.REVIEW_DECISIONS} WHERE status = 'expired'""" if decided else ""
     return f"""
     WITH nik_findings AS (
         SELECT record_id, min(category) AS category FROM {Table.DISCREPANCIES}
@@ -78,7 +73,10 @@ def pairs_sql(decided: bool) -> str:
                CASE WHEN d.pair_probability >= $dedupe THEN '{REFUSED}'
                     ELSE '{NEAR_DUPLICATE}' END, {_levels('d')}
         FROM {Table.DEDUPE_EVIDENCE} d
-        {expired}
+        UNION ALL  -- an item whose decision expired returns, whatever the model says
+        SELECT kind, rid_l, rid_r, NULL, kind = 'link' AND decision = 'same', '{EXPIRED}',
+               {_null_levels()}
+        FROM {Table.REVIEW_DECISIONS} WHERE status = 'expired'
     )
     SELECT * FROM candidates
     QUALIFY row_number() OVER (PARTITION BY kind, rid_l, rid_r
@@ -86,16 +84,13 @@ def pairs_sql(decided: bool) -> str:
     """
 
 
-def queue_sql(settings: ReportSettings, decided: bool) -> str:
+def queue_sql(settings: ReportSettings) -> str:
     """The capped, ordered queue with its blind audit sample (needs the review key and
-    the report settings bound)."""
-    decision = (f"LEFT JOIN {Table.REVIEW_DECISIONS} r USING (item_id)" if decided else
-                "LEFT JOIN (SELECT NULL::VARCHAR AS item_id, NULL::VARCHAR AS status) r "
-                "USING (item_id)")
+    the report settings bound, and review_decisions loaded: decisions.load)."""
     cutoff = settings.cutoff_sql("k.program")
     return f"""
     CREATE OR REPLACE TABLE {Table.REVIEW_QUEUE} AS
-    WITH pairs AS ({pairs_sql(decided)}),
+    WITH pairs AS ({pairs_sql()}),
     items AS (
         SELECT p.*, k.id_penerima, coalesce(b.id_individu, c.id_penerima) AS other_id,
                {item_id_sql('p.kind', 'k.id_penerima',
@@ -112,9 +107,9 @@ def queue_sql(settings: ReportSettings, decided: bool) -> str:
         FROM pairs p JOIN {Table.CLEAN_KEMENSOS} k ON k.rid = p.rid_l
         LEFT JOIN {Table.CLEAN_BPS} b ON p.kind = 'link' AND b.rid = p.rid_r
         LEFT JOIN {Table.CLEAN_KEMENSOS} c ON p.kind = 'dedupe' AND c.rid = p.rid_r
-    ), banded AS (  -- band k: probability at or above the k-th of $bands (-1: none)
-        SELECT i.*, coalesce(len(list_filter($bands, lambda x: x <= i.p)), -1) AS band
-        FROM items i {decision}
+    ), banded AS (
+        SELECT i.*, {band_sql('i.p')} AS band
+        FROM items i LEFT JOIN {Table.REVIEW_DECISIONS} r USING (item_id)
         WHERE coalesce(r.status, '') <> 'active'  -- settled until a record changes
     ), open AS (  -- the audit sample: a new random draw each cycle, per band and regency
         SELECT *, row_number() OVER (PARTITION BY band, left(kode_desa, 5)
@@ -137,10 +132,8 @@ def build_queue(con: duckdb.DuckDBPyConnection, settings: ReportSettings,
                 review: ReviewSettings, run_id: str) -> dict:
     """Write review_queue; return its size per village for the manifest (needs the
     review key bound: decisions.bind)."""
-    decided = bool(db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
-                             {"t": str(Table.REVIEW_DECISIONS)}))
     settings.bind(con)
-    db.run(con, queue_sql(settings, decided), review.params(run_id))
+    db.run(con, queue_sql(settings), review.params(run_id))
     sizes = db.df(con, f"""SELECT count(*) AS items, count(*) FILTER (audit) AS audit,
         count(DISTINCT kode_desa) AS villages,
         (SELECT max(n) FROM (SELECT count(*) AS n FROM {Table.REVIEW_QUEUE} GROUP BY kode_desa))
@@ -191,7 +184,6 @@ def workbook_items_sql() -> str:
 def workbook_findings_sql() -> str:
     """Open findings for field verification (at most $cap per village and category), with
     the item id and fingerprint the outcome is recorded against."""
-    cats = "(" + ", ".join(f"'{c}'" for c in FIELD_CATEGORIES) + ")"
     return f"""
     SELECT {item_id_sql("'finding'", 'd.record_id', 'd.category')} AS item_id,
            {finding_fingerprint_sql('d')} AS fingerprint, d.category,
@@ -209,7 +201,7 @@ def workbook_findings_sql() -> str:
     LEFT JOIN (SELECT * FROM {Table.CLEAN_BPS}
                QUALIFY row_number() OVER (PARTITION BY id_keluarga ORDER BY rid) = 1) f
            ON d.source = 'bps' AND f.id_keluarga = d.record_id
-    WHERE d.category IN {cats} AND coalesce(d.status, 'open') = 'open'
+    WHERE d.category IN {db.in_list(FIELD_CATEGORIES)} AND coalesce(d.status, 'open') = 'open'
     -- like the queue, at most $cap per village and category per cycle: a list a field
     -- team can finish (every finding stays in discrepancies.parquet and report.xlsx)
     QUALIFY row_number() OVER (PARTITION BY d.kode_wilayah, d.category

@@ -23,7 +23,7 @@ from reconcile.review.queue import (
     workbook_findings_sql,
     workbook_items_sql,
 )
-from reconcile.review.settings import BANDS, ReviewSettings
+from reconcile.review.settings import BANDS, ReviewSettings, band_sql
 from reconcile.review.workbook import write_workbooks
 from reconcile.tables import Table
 
@@ -32,23 +32,17 @@ FINDINGS = "review_findings"  # findings for field verification, as the workbook
 FOLDER = Path("restricted") / "review"
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t",
-                          {"t": str(table)}))
-
-
 def mark_findings(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
     """Carry field-verification outcomes onto the findings (`status`): open unless an
     outcome was recorded on this finding as it reads now."""
     db.run(con, f"ALTER TABLE {Table.DISCREPANCIES} ADD COLUMN IF NOT EXISTS status "
                 "VARCHAR DEFAULT 'open'")
-    if _exists(con, decisions.OUTCOMES):
-        decisions.bind(con, out)
-        db.run(con, f"""
-            UPDATE {Table.DISCREPANCIES} AS d SET status = o.decision
-            FROM {decisions.OUTCOMES} o
-            WHERE o.item_id = {decisions.item_id_sql("'finding'", 'd.record_id', 'd.category')}
-              AND o.fingerprint = {decisions.finding_fingerprint_sql('d')}""")
+    decisions.bind(con, out)
+    db.run(con, f"""
+        UPDATE {Table.DISCREPANCIES} AS d SET status = o.decision
+        FROM {decisions.OUTCOMES} o
+        WHERE o.item_id = {decisions.item_id_sql("'finding'", 'd.record_id', 'd.category')}
+          AND o.fingerprint = {decisions.finding_fingerprint_sql('d')}""")
     counts = db.df(con, f"SELECT status, count(*) AS n FROM {Table.DISCREPANCIES} GROUP BY 1")
     return dict(zip(counts["status"], counts["n"].astype(int), strict=True))
 
@@ -86,12 +80,11 @@ WHERE k.rid IS NOT NULL AND (b.rid IS NOT NULL OR c.rid IS NOT NULL)
 def build(con: duckdb.DuckDBPyConnection, out: Path, run_id: str,
           settings: ReportSettings, review: ReviewSettings) -> dict:
     """Queue, decision changes and known items; return the queue's figures."""
-    if not _exists(con, Table.MATCH_EVIDENCE):
+    if not db.has_table(con, Table.MATCH_EVIDENCE):
         return {"items": 0}
     decisions.bind(con, out)
     facts = build_queue(con, settings, review, run_id)
-    if _exists(con, Table.REVIEW_DECISIONS) and _exists(con, "changes"):
-        db.run(con, DECISION_CHANGES_SQL)
+    db.run(con, DECISION_CHANGES_SQL)
     db.run(con, f"CREATE OR REPLACE TABLE {FINDINGS} AS {workbook_findings_sql()}",
            {"cap": int(review.cap_per_village)})
     db.run(con, f"""CREATE OR REPLACE TABLE {KNOWN} AS
@@ -101,10 +94,8 @@ def build(con: duckdb.DuckDBPyConnection, out: Path, run_id: str,
                          NULL::INTEGER, NULL::BOOLEAN
         FROM {FINDINGS}""")
     _add_previous_items(con, identity.previous_state(out))
-    if _exists(con, decisions.AUDIT):
+    if decisions.store_path(out).exists():  # once officers have returned decisions
         facts["audit_precision"] = audit_precision_by_band(con)
-    db.run(con, f"CREATE OR REPLACE TABLE {KNOWN} AS SELECT * FROM {KNOWN} "
-                "QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY fingerprint) = 1")
     return facts
 
 
@@ -114,8 +105,7 @@ def audit_precision_by_band(con: duckdb.DuckDBPyConnection) -> list[dict]:
     this run's links."""
     bands = db.df(con, f"""
         WITH links AS (
-            SELECT coalesce(len(list_filter($bands, lambda x: x <= match_probability)), -1)
-                       AS band
+            SELECT {band_sql('match_probability')} AS band
             FROM {Table.MATCH_EVIDENCE} WHERE reason IS NULL AND bps_rid IS NOT NULL
         ), population AS (SELECT band, count(*) AS population FROM links GROUP BY 1
         ), answers AS (SELECT band, count(*) AS reviewed,
@@ -134,10 +124,10 @@ def _add_previous_items(con: duckdb.DuckDBPyConnection, state: Path | None) -> N
         return
     db.attach(con, state, "prev", read_only=True)
     try:
-        if db.scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'prev' "
-                          "AND table_name = $t", {"t": decisions.ITEMS}):
+        if db.has_table(con, decisions.ITEMS, database="prev"):
             db.run(con, f"INSERT INTO {KNOWN} SELECT * FROM ({PREVIOUS_ITEMS_SQL}) "
-                        f"WHERE item_id NOT IN (SELECT item_id FROM {KNOWN})")
+                        f"WHERE item_id NOT IN (SELECT item_id FROM {KNOWN}) QUALIFY "
+                        "row_number() OVER (PARTITION BY item_id ORDER BY fingerprint) = 1")
     finally:
         db.run(con, "DETACH DATABASE prev")
 
@@ -145,7 +135,7 @@ def _add_previous_items(con: duckdb.DuckDBPyConnection, state: Path | None) -> N
 def write(con: duckdb.DuckDBPyConnection, stage: Path) -> list[str]:
     """The workbooks (one per kecamatan) and the queue with its probabilities, owner-only
     in `restricted/review/`; return the workbooks' names."""
-    if not _exists(con, Table.REVIEW_QUEUE):
+    if not db.has_table(con, Table.REVIEW_QUEUE):
         return []
     folder = stage / FOLDER
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -157,7 +147,7 @@ def write(con: duckdb.DuckDBPyConnection, stage: Path) -> list[str]:
 
 def save_known(con: duckdb.DuckDBPyConnection, state: Path) -> None:
     """Keep the items officers may answer in this run's identity state."""
-    if not _exists(con, KNOWN):
+    if not db.has_table(con, KNOWN):
         return
     db.attach(con, state, "nxt")
     try:

@@ -25,13 +25,13 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import xlsxwriter
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.datetime import from_excel
 from openpyxl.worksheet.worksheet import Worksheet
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet as SheetWriter
 
 from reconcile.report.labels import category_label, is_missing, ordered_categories
+from reconcile.report.xlsx import FORMULA_START, SHEET_NAME_BAD, xml_safe
 
 DECISIONS: dict[str, str] = {
     "orang yang sama": "same",
@@ -54,10 +54,8 @@ NO_REGION = "tanpa-wilayah"
 NO_DESA = "tanpa desa"
 HEADER_ROW, FIRST_ROW = 2, 3          # row 1 groups the columns, row 2 names them
 HIDDEN = ("item_id", "fingerprint", "kind")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # as reconcile/report/xlsx.py
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%Y/%m/%d")
-BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 HEAD_FILL, OPEN_FILL = "DDEBF7", "FFF2CC"     # OPEN_FILL: the cells an officer fills in
 MARK_FILLS = {"sama": "E2EFDA", "mirip": "FFF2CC", "beda": "F8CBAD"}
 DAY_FORMAT = "dd/mm/yyyy"
@@ -252,8 +250,8 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, str | int | float | date):
-        return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-    return ILLEGAL_CHARACTERS_RE.sub("", str(value))
+        return xml_safe(value) if isinstance(value, str) else value
+    return xml_safe(str(value))
 
 
 class _Formats:
@@ -325,7 +323,7 @@ def _sheet_title(wanted: str, taken: set[str]) -> str:
     >>> _sheet_title("temuan " + "x" * 40, taken), _sheet_title("x" * 30 + "'y", taken)
     ('temuan xxxxxxxxxxxxxxxxxxxxxxxx', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')
     """
-    base = _cut(BAD_SHEET_CHARS.sub("_", wanted).strip().strip("'"), 31).strip().strip("'")
+    base = _cut(SHEET_NAME_BAD.sub("_", wanted).strip().strip("'"), 31).strip().strip("'")
     base = base or NO_DESA
     title, n = base, 1
     while title.casefold() in taken:
