@@ -49,7 +49,7 @@ def stage_task(stage: pipeline.Stage):
         stage.run(run)
         return run
 
-    run_stage.__doc__ = stage.run.__doc__
+    run_stage.__doc__ = stage.function.__doc__
     return run_stage
 
 

@@ -155,7 +155,7 @@ def _horvitz_thompson(bands: pd.DataFrame, z: float) -> pd.DataFrame:
         finite = (1 - n / seen["population"].astype(float)).clip(lower=0)
         variance = (weight ** 2 * adjusted * (1 - adjusted) / (n + z * z) * finite).sum()
         point = float((weight * seen["correct"] / n).sum())
-        half, share = z * math.sqrt(variance), row["coverage"]
+        half, share = z * math.sqrt(variance), float(covered / total)
         row.update(precision=point, ci_low=share * max(0.0, point - half),
                    ci_high=share * min(1.0, point + half) + (1 - share))
     return pd.DataFrame([row])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from numbers import Real
 from pathlib import Path
 
 from reconcile import db, privacy, publish, resources
@@ -209,7 +208,7 @@ def check_eligibility(params: object) -> None:
     for program, value in params.get("cutoff", {}).items():
         _desil(f"cutoff {program}", value)
     for program, value in params.get("benefit", {}).items():
-        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < 1e15:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e15:
             raise InputError(f"--eligibility: benefit {program} must be an amount in "
                              f"rupiah, not {value!r:.60}")
 

@@ -7,6 +7,7 @@ import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -16,6 +17,9 @@ from reconcile.config import RunConfig
 from reconcile.report import write_report_html, write_report_xlsx
 from reconcile.review.explain import explanation_sql
 from reconcile.tables import Table
+
+if TYPE_CHECKING:
+    from reconcile.pipeline import RunFacts
 
 PARTITION = "kode_kabupaten"
 # Tables officers and analysts see, keyed by file name: no full NIK or KK in any column.
@@ -77,7 +81,7 @@ def restrict_to_regions(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...
     outside = "kode_wilayah IS NOT NULL AND NOT list_has_any($codes, [left(kode_wilayah, 2), " \
               "left(kode_wilayah, 5), left(kode_wilayah, 8), kode_wilayah])"
     codes = {"codes": list(prefixes)}
-    dropped = {}
+    dropped: dict[str, int] = {}
     for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
         counts = db.df(con, f"SELECT source_file, count(*) AS n FROM {table} "
                             f"WHERE {outside} GROUP BY ALL", codes)
@@ -87,14 +91,12 @@ def restrict_to_regions(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...
 
 
 def write_all(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig,
-              run_id: str, facts: dict) -> dict:
+              run_id: str, facts: RunFacts) -> dict:
     """Write every output file into `stage` and return the run's short summary.
 
-    Pseudonymised runs record their key id and achieved k-anonymity in facts["privacy"]
+    Pseudonymised runs record their key id and achieved k-anonymity in facts.privacy
     (the manifest), never the key."""
-    privacy_facts = write_reconciled(con, stage, config)
-    if privacy_facts:
-        facts["privacy"] = privacy_facts
+    facts.privacy = write_reconciled(con, stage, config) or None
     for name, table in PUBLIC_TABLES.items():
         db.copy_parquet(con, masked_sql(con, table), stage / name)
     summary = summarise(con, facts)
@@ -144,7 +146,7 @@ def write_reconciled(con: duckdb.DuckDBPyConnection, stage: Path, config: RunCon
     return facts
 
 
-def summarise(con: duckdb.DuckDBPyConnection, facts: dict) -> dict:
+def summarise(con: duckdb.DuckDBPyConnection, facts: RunFacts) -> dict:
     """The handful of numbers printed at the end of a run."""
     row = db.df(con, f"""
         SELECT count(*) AS rows, count(DISTINCT person_id) AS persons,
@@ -159,10 +161,9 @@ def summarise(con: duckdb.DuckDBPyConnection, facts: dict) -> dict:
         "rows_matched": int(row["rows_matched"]),
         "share_matched": float(row["share_matched"] or 0),
         "quarantined_rows": db.count(con, Table.QUARANTINE),
-        "findings_by_status": facts.get("findings_status", {}),
+        "findings_by_status": facts.findings_status or {},
         "discrepancies": dict(zip(findings["category"], findings["n"].astype(int), strict=True)),
-        "rows_per_file": rows_per_file(con, facts["rows_read"],
-                                       facts.get("out_of_scope", {})),
+        "rows_per_file": rows_per_file(con, facts.rows_read or {}, facts.out_of_scope or {}),
     }
 
 

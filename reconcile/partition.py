@@ -53,7 +53,7 @@ def export_all(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
     main = parts.sort_values(["people", "part"], ascending=[False, True])["part"].iloc[0] \
         if len(parts) else None
     assignment = {"parts": list(parts["part"]), "main": main}
-    return [_export(con, folder, part, assignment) for part in assignment["parts"]]
+    return [_export(con, folder, part, assignment) for part in parts["part"]]
 
 
 def _export(con: duckdb.DuckDBPyConnection, folder: Path, part: str,

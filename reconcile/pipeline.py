@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from reconcile import accuracy, changes, db, identity, outputs, partition, publish, resources
@@ -42,6 +42,43 @@ PartitionMapper = Callable[["Run", list[Path]], list[dict]]
 
 
 @dataclass
+class RunFacts:
+    """What a run has learnt, stage by stage; the manifest records every field that is set.
+
+    Each field is a JSON-ready dict, written by one stage and read by those after it."""
+
+    lineage: dict                    # code version, parameters, input hashes (outputs.lineage)
+    ingest: dict | None = None       # per file: title rows, skipped sheets, warnings
+    rows_read: dict | None = None    # rows per input file, before any check
+    validation: dict | None = None   # NIK status per source
+    out_of_scope: dict | None = None  # rows per file left out by the region filter
+    decisions: dict | None = None    # officers' decisions bound to this run's rows
+    match: dict | None = None        # the matcher's statistics (masked in the manifest)
+    identity: dict | None = None     # stable ids: kept, new, merged, split
+    findings_status: dict | None = None  # findings open and handled by officers
+    accuracy: dict | None = None     # label-free estimates of precision and recall
+    changes: dict | None = None      # the change report's counts
+    review: dict | None = None       # the review queue and the blind audit
+    privacy: dict | None = None      # pseudonymised runs: key id and achieved k
+    summary: dict | None = None      # the handful of numbers printed at the end
+    retention: dict | None = None    # the published versions this run prunes
+    resources: dict = field(default_factory=dict)  # per stage: peak memory, spill
+
+    def recorded(self) -> dict:
+        """The facts set so far, in stage order (the manifest's keys)."""
+        return {f.name: value for f in fields(self)
+                if (value := getattr(self, f.name)) is not None}
+
+    def update(self, other: RunFacts) -> None:
+        """Take what another copy of this run (a task run elsewhere) has learnt."""
+        for name, value in other.recorded().items():
+            if name == "resources":
+                self.resources.update(value)
+            else:
+                setattr(self, name, value)
+
+
+@dataclass
 class Run:
     """One run in progress: where it writes and what it has measured so far, and how its
     partitions are matched when it has several (threads here unless the caller says)."""
@@ -49,16 +86,17 @@ class Run:
     config: RunConfig
     run_id: str
     stage_dir: Path
+    facts: RunFacts
     timings: dict[str, float] = field(default_factory=dict)
-    facts: dict = field(default_factory=dict)
     map_partitions: PartitionMapper | None = None
+    stage: str = ""  # the stage running now: its name times it and names its log lines
 
     def result(self) -> dict:
         """What a finished run reports: where its outputs are, its summary and timings."""
         return {"run_id": self.run_id, "out": str(self.config.out), "skipped": False,
-                "timings": self.timings, **self.facts.get("summary", {}),
-                "match": self.facts.get("match", {}),
-                "review": {k: v for k, v in self.facts.get("review", {}).items()
+                "timings": self.timings, **(self.facts.summary or {}),
+                "match": self.facts.match or {},
+                "review": {k: v for k, v in (self.facts.review or {}).items()
                            if k in ("items", "audit", "per_village_max", "workbooks")}}
 
     @property
@@ -82,9 +120,11 @@ class Run:
         return self.work_db.with_name(self.work_db.name + ".tmp")
 
     @contextmanager
-    def connect(self, stage: str) -> Iterator:
-        """Open the work database for one stage; time it and measure its peak memory and
-        spill (the run log and the manifest's `resources`)."""
+    def connect(self, step: str | None = None) -> Iterator:
+        """Open the work database for the running stage, or for a named `step` of it;
+        time it and measure its peak memory and spill (the run log and the manifest's
+        `resources`)."""
+        stage = step or self.stage
         started = time.perf_counter()
         with resources.measured(self.spill_dir) as use:
             con = db.connect(self.work_db, threads=self.config.threads,
@@ -95,7 +135,7 @@ class Run:
             finally:
                 con.close()
         self.timings[stage] = round(time.perf_counter() - started, 3)
-        self.facts.setdefault("resources", {})[stage] = use.recorded()
+        self.facts.resources[stage] = use.recorded()
         log.info("stage %s done in %.1f s (peak memory %.0f MiB, spilled %.0f MiB)", stage,
                  self.timings[stage], use.peak_rss_mb, use.spill_peak_mb)
 
@@ -109,7 +149,7 @@ class Run:
         """Publish the staged outputs, pruning the versions the manifest names."""
         return publish.publish(self.stage_dir, self.config.out, self.run_id,
                                self.config.public_reports,
-                               self.facts["retention"]["pruned_versions"],
+                               (self.facts.retention or {})["pruned_versions"],
                                self.config.read_group)
 
     def remove_work_files(self) -> None:
@@ -123,9 +163,9 @@ class Run:
 
 def ingest(run: Run) -> None:
     """Read every input into raw tables; raise InputError before anything is written."""
-    with run.connect("ingest") as con:
-        run.facts["ingest"] = {}  # per file: title rows, skipped sheets, warnings
-        run.facts["rows_read"] = load_inputs(con, run.config, run.facts["ingest"])
+    with run.connect() as con:
+        run.facts.ingest = {}  # load_inputs notes title rows, skipped sheets, warnings
+        run.facts.rows_read = load_inputs(con, run.config, run.facts.ingest)
         for table in (Table.RAW_KEMENSOS, Table.RAW_BPS, Table.RAW_STATS):
             # structure only, on a fixed sample: every value is checked after cleaning
             validate_table(con, table, Raw, sample_rows=100_000)
@@ -133,16 +173,16 @@ def ingest(run: Run) -> None:
 
 def validate(run: Run) -> None:
     """Clean and flag every value; quarantine only rows that cannot be used at all."""
-    with run.connect("validate") as con:
-        run.facts["validation"] = validate_inputs(con)
-    log.info("NIK status per source: %s", run.facts["validation"])
+    with run.connect() as con:
+        run.facts.validation = validate_inputs(con)
+    log.info("NIK status per source: %s", run.facts.validation)
 
 
 def scope(run: Run) -> None:
     """Keep only the regions asked for (a province or regency filter); count the rest."""
     prefixes = run.config.regions
-    with run.connect("scope") as con:
-        run.facts["out_of_scope"] = outputs.restrict_to_regions(con, prefixes) if prefixes else {}
+    with run.connect() as con:
+        run.facts.out_of_scope = outputs.restrict_to_regions(con, prefixes) if prefixes else {}
 
 
 def partitioned(run: Run) -> bool:
@@ -157,7 +197,7 @@ def link(run: Run) -> None:
     """Deduplicate Kemensos rows into persons and link each person to the register;
     province by province (`run.map_partitions`) when the data spans several."""
     with run.connect("decisions") as con:  # officers' decisions bind the matcher
-        run.facts["decisions"] = decisions.load(con, run.config.out)
+        run.facts.decisions = decisions.load(con, run.config.out)
     if partitioned(run):
         paths = split_partitions(run)
         started = time.perf_counter()
@@ -165,8 +205,8 @@ def link(run: Run) -> None:
         run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
         combine_partitions(run, per_partition)
         return
-    with run.connect("match") as con:
-        run.facts["match"] = match(con, run.config.match_settings)
+    with run.connect() as con:
+        run.facts.match = match(con, run.config.match_settings)
         validate_table(con, Table.PAIRS_SCORED, PairsScored, sample_rows=100_000)
         finish_link(run, con)
 
@@ -194,8 +234,8 @@ def in_threads(run: Run, paths: list[Path]) -> list[dict]:
 def combine_partitions(run: Run, per_partition: list[dict]) -> None:
     """Gather the provinces' results, link movers by NIK, then finish as usual."""
     paths = sorted(run.parts_dir.glob("part-*.duckdb"))
-    with run.connect("match") as con:
-        run.facts["match"] = {**partition.combine(con, paths), "per_partition": per_partition}
+    with run.connect() as con:
+        run.facts.match = {**partition.combine(con, paths), "per_partition": per_partition}
         finish_link(run, con)
     shutil.rmtree(run.parts_dir, ignore_errors=True)
 
@@ -205,7 +245,7 @@ def finish_link(run: Run, con) -> None:
     for table in (Table.STD_KEMENSOS, Table.STD_BPS):
         if db.has_table(con, table):
             validate_table(con, table, Standardised, sample_rows=200_000)
-    run.facts["identity"] = identity.stabilise(con, identity.previous_state(run.config.out))
+    run.facts.identity = identity.stabilise(con, identity.previous_state(run.config.out))
     outputs.build_reconciled(con)
     linked = db.scalar(con, f"SELECT count(id_individu) FROM {Table.LINKS}")
     log.info("linked %s of %s persons to the register", linked, db.count(con, Table.LINKS))
@@ -214,14 +254,14 @@ def finish_link(run: Run, con) -> None:
 def report(run: Run) -> None:
     """Find discrepancies and summarise coverage per region."""
     settings = ReportSettings.from_params(run.config.eligibility)
-    with run.connect("discrepancies") as con:
+    with run.connect() as con:
         find_discrepancies(con, settings)
-        run.facts["findings_status"] = review_stage.mark_findings(con, run.config.out)
+        run.facts.findings_status = review_stage.mark_findings(con, run.config.out)
         summarise_regions(con, settings)
         validate_table(con, Table.DISCREPANCIES, Discrepancies)
         validate_table(con, Table.REGION_SUMMARY, RegionSummary)
-        run.facts["accuracy"] = accuracy.estimate(con)  # model estimates, no labels
-        run.facts["changes"] = changes.find_changes(
+        run.facts.accuracy = accuracy.estimate(con)  # model estimates, no labels
+        run.facts.changes = changes.find_changes(
             con, identity.previous_state(run.config.out), settings)
 
 
@@ -229,24 +269,24 @@ def review(run: Run) -> None:
     """The review queue for officers: uncertain decisions, costliest first, capped per
     village, with a blind audit sample; the decisions applied go to the change report."""
     settings = ReportSettings.from_params(run.config.eligibility)
-    with run.connect("review") as con:
-        run.facts["review"] = review_stage.build(con, run.config.out, run.run_id, settings,
+    with run.connect() as con:
+        run.facts.review = review_stage.build(con, run.config.out, run.run_id, settings,
                                                  run.config.review_settings)
 
 
 def write_outputs(run: Run) -> dict:
     """Write Parquet, the reports and the manifest into the staging folder."""
-    with run.connect("outputs") as con:
+    with run.connect() as con:
         summary = outputs.write_all(con, run.stage_dir, run.config, run.run_id, run.facts)
-        run.facts.setdefault("review", {})["workbooks"] = review_stage.write(con,
-                                                                             run.stage_dir)
+        run.facts.review = {**(run.facts.review or {}),
+                            "workbooks": review_stage.write(con, run.stage_dir)}
         state = identity.save_state(con, run.config.out, run.run_id)  # owner-only
         review_stage.save_known(con, state)
-    run.facts["summary"] = summary
-    run.facts["retention"] = {  # what publishing this run deletes, for the auditors
+    run.facts.summary = summary
+    run.facts.retention = {  # what publishing this run deletes, for the auditors
         "keep_versions": publish.KEEP_VERSIONS, "retention_days": run.config.retention_days,
         "pruned_versions": publish.to_prune(run.config.out, run.config.retention_days)}
-    outputs.write_manifest(run.stage_dir, run.run_id, run.timings, run.facts)
+    outputs.write_manifest(run.stage_dir, run.run_id, run.timings, run.facts.recorded())
     return summary
 
 
@@ -256,8 +296,13 @@ class Stage:
     its function, and whether it reads or writes files (the flow retries those)."""
 
     name: str
-    run: Callable[[Run], object]
+    function: Callable[[Run], object]
     io: bool = False
+
+    def run(self, run: Run) -> None:
+        """Run this stage; its work is timed and logged under its name."""
+        run.stage = self.name
+        self.function(run)
 
 
 STAGES = (
@@ -314,7 +359,7 @@ def open_run(config: RunConfig, lineage: dict) -> Iterator[Run]:
     run_id = publish.new_run_id()
     with (publish.owner_only(), publish.exclusive(config.out),
           publish.staging(config.out, run_id) as stage):
-        run = Run(config, run_id, stage, facts={"lineage": lineage})
+        run = Run(config, run_id, stage, RunFacts(lineage=lineage))
         try:
             with run_log(stage), publish.private_temp(stage):
                 yield run

@@ -271,10 +271,10 @@ def publish(stage: Path, out: Path, run_id: str, public_reports: bool = False,
 def set_modes(stage: Path, public_reports: bool) -> None:
     """Owner-only throughout, whatever the umask was; with `public_reports` the public
     report files become readable by all and their folders traversable (not listable)."""
-    for folder, _dirs, files in os.walk(stage):
-        os.chmod(folder, PRIVATE_FOLDER)
+    for here, _dirs, files in os.walk(stage):
+        os.chmod(here, PRIVATE_FOLDER)
         for name in files:
-            path = os.path.join(folder, name)
+            path = os.path.join(here, name)
             if not os.path.islink(path):
                 os.chmod(path, PRIVATE_FILE)
     if public_reports:
