@@ -17,12 +17,12 @@ from reconcile.discrepancies import ReportSettings
 from reconcile.identity import ENROLMENTS, EVENTS, TRACKED_FIELDS, build_enrolments
 from reconcile.tables import Table
 
-CHANGES = "changes"
+CHANGES = Table.CHANGES
 COLUMNS = "change, person_id, record_id, program, detail"
 
 
 def _edited_fields() -> str:
-    parts = [f"CASE WHEN c.h_{f} <> p.h_{f} THEN '{f}' END" for f in TRACKED_FIELDS]
+    parts = [f"CASE WHEN c.h_{f} <> p.h_{f} THEN {db.quote(f)} END" for f in TRACKED_FIELDS]
     return f"concat_ws(', ', {', '.join(parts)})"
 
 

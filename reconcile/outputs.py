@@ -17,6 +17,8 @@ from reconcile.config import RunConfig
 from reconcile.report import write_report_html, write_report_xlsx
 from reconcile.review.explain import explanation_sql
 from reconcile.tables import Table
+from schemas import validate_table
+from schemas.outputs import Changes, Quarantine, Reconciled
 
 if TYPE_CHECKING:
     from reconcile.pipeline import RunFacts
@@ -26,7 +28,13 @@ PARTITION = "kode_kabupaten"
 PUBLIC_TABLES = {"quarantine.parquet": Table.QUARANTINE,
                  "discrepancies.parquet": Table.DISCREPANCIES,
                  "region_summary.parquet": Table.REGION_SUMMARY,
-                 "changes.parquet": "changes"}
+                 "changes.parquet": Table.CHANGES}
+# discrepancies and region_summary are checked where they are built (pipeline.report)
+PUBLISHED_SCHEMAS = {Table.RECONCILED: Reconciled, Table.QUARANTINE: Quarantine,
+                     Table.CHANGES: Changes}
+# reconciled is derived set-wise from checked clean tables: a fixed sample keeps the check
+# under a second at national scale (schemas.validate_table)
+SAMPLE_ROWS = {Table.RECONCILED: 200_000}
 PACKAGES = ("pandas", "pandera", "rapidfuzz", "prefect", "duckdb", "pyarrow", "numpy")
 RECONCILED_SQL = f"""
 SELECT k.rid, k.source_file, k.source_row, k.id_penerima, k.program, p.person_id,
@@ -53,9 +61,9 @@ NEAREST = ("calon terdekat (tidak dipadankan): ", "nearest candidate (not linked
 def _explained(lang: int) -> str:
     """The row's one-line explanation: its best candidate's evidence (review.explain)."""
     return (f"CASE WHEN l.id_individu IS NOT NULL AND eb.id_individu IS DISTINCT FROM "
-            f"l.id_individu THEN '{OTHER_ROW[lang]}' WHEN e.bps_rid IS NULL "
-            f"THEN '{NO_CANDIDATE[lang]}' ELSE CASE WHEN l.id_individu IS NULL "
-            f"THEN '{NEAREST[lang]}' ELSE '' END "
+            f"l.id_individu THEN {db.quote(OTHER_ROW[lang])} WHEN e.bps_rid IS NULL "
+            f"THEN {db.quote(NO_CANDIDATE[lang])} ELSE CASE WHEN l.id_individu IS NULL "
+            f"THEN {db.quote(NEAREST[lang])} ELSE '' END "
             f"|| {explanation_sql(('id', 'en')[lang], 'e.')} END")
 
 
@@ -96,6 +104,8 @@ def write_all(con: duckdb.DuckDBPyConnection, stage: Path, config: RunConfig,
 
     Pseudonymised runs record their key id and achieved k-anonymity in facts.privacy
     (the manifest), never the key."""
+    for table, schema in PUBLISHED_SCHEMAS.items():  # the contract analysts rely on
+        validate_table(con, table, schema, sample_rows=SAMPLE_ROWS.get(table))
     facts.privacy = write_reconciled(con, stage, config) or None
     for name, table in PUBLIC_TABLES.items():
         db.copy_parquet(con, masked_sql(con, table), stage / name)

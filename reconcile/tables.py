@@ -53,6 +53,7 @@ class Table(StrEnum):
     DEDUPE_EVIDENCE = "dedupe_evidence"     # row pairs kept apart though alike
     REVIEW_QUEUE = "review_queue"
     REGION_SUMMARY = "region_summary"
+    CHANGES = "changes"                     # what changed since the published run
 
 
 KEMENSOS_COLUMNS = (

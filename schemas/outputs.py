@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from schemas.clean import REGION
+from schemas.clean import DIGITS16, NIK_STATUSES, REGION
 
 CATEGORIES = ("not_in_register", "possible_match", "inclusion_error", "exclusion_error", "duplicate_enrolment",
               "invalid_nik", "placeholder_nik", "nik_dob_conflict", "nik_mismatch",
@@ -46,3 +46,64 @@ RegionSummary = pa.DataFrameSchema(
         "desil1_families_unserved": pa.Column("int64", pa.Check.ge(0)),
     },
     unique=["level", "kode_wilayah"], strict=False, coerce=True, name="region_summary")
+
+
+MATCH_TYPES = ("nik_exact", "probabilistic", "none")
+BIRTH_DATE_STATUSES = ("valid", "blank", "invalid", "impossible")
+REGION_STATUSES = ("valid", "blank", "bps_crosswalk", "unknown")
+CODE = r"^[a-z][a-z0-9_]*$"  # reason and change codes: machine-readable, stable
+_probability = pa.Column(float, pa.Check.in_range(0, 1), nullable=True)
+
+Reconciled = pa.DataFrameSchema(
+    {
+        "rid": pa.Column("int64", pa.Check.ge(0), unique=True),
+        "source_file": pa.Column(str),
+        "source_row": pa.Column("int64", pa.Check.ge(1)),
+        "id_penerima": pa.Column(str),
+        "program": pa.Column(str, nullable=True),
+        "person_id": pa.Column(str),
+        "id_individu": pa.Column(str, nullable=True),
+        "id_keluarga": pa.Column(str, nullable=True),
+        "desil": pa.Column("Int64", pa.Check.in_range(1, 10), nullable=True),
+        "match_probability": _probability,
+        "in_register_probability": _probability,
+        "match_type": pa.Column(str, pa.Check.isin(MATCH_TYPES)),
+        "no_match_reason": pa.Column(str, nullable=True),  # a sentence, for officers
+        "nik": pa.Column(str, pa.Check.str_matches(DIGITS16), nullable=True),
+        "nik_status": pa.Column(str, pa.Check.isin(NIK_STATUSES)),
+        "tgl_lahir_status": pa.Column(str, pa.Check.isin(BIRTH_DATE_STATUSES)),
+        "kode_wilayah_status": pa.Column(str, pa.Check.isin(REGION_STATUSES)),
+        "nik_dob_conflict": pa.Column(bool),
+        "nik_sex_conflict": pa.Column(bool),
+        "kode_wilayah": pa.Column(str, pa.Check.str_matches(REGION), nullable=True),
+        "bps_kode_wilayah": pa.Column(str, pa.Check.str_matches(REGION), nullable=True),
+        "penjelasan": pa.Column(str, nullable=True),
+        "explanation": pa.Column(str, nullable=True),
+    },
+    # a linked row has its register person; an unlinked one has no match type
+    checks=[pa.Check(lambda f: (f["id_individu"].notna()) == (f["match_type"] != "none"),
+                     name="linked_rows_have_a_match_type")],
+    strict=False, coerce=True, name="reconciled")
+
+Quarantine = pa.DataFrameSchema(
+    {
+        "source": pa.Column(str, pa.Check.isin(("kemensos", "bps", "stats"))),
+        "source_file": pa.Column(str),
+        "source_row": pa.Column("int64", pa.Check.ge(1), nullable=True),
+        "reason_code": pa.Column(str, pa.Check.str_matches(CODE)),
+        "reason": pa.Column(str),
+        "column_name": pa.Column(str, nullable=True),
+        # masked before it is written: never a full NIK or KK number
+        "raw_values": pa.Column(str, NO_FULL_NIK, nullable=True),
+    },
+    strict=True, coerce=True, name="quarantine")
+
+Changes = pa.DataFrameSchema(
+    {
+        "change": pa.Column(str, pa.Check.str_matches(CODE)),
+        "person_id": pa.Column(str, nullable=True),
+        "record_id": pa.Column(str, nullable=True),
+        "program": pa.Column(str, nullable=True),
+        "detail": pa.Column(str, nullable=True),
+    },
+    strict=True, coerce=True, name="changes")
