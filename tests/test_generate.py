@@ -13,7 +13,7 @@ import pytest
 from reconcile.reference import load_regions
 from reconcile.tables import BPS_COLUMNS, KEMENSOS_COLUMNS, STATS_COLUMNS
 from synth.generate import generate, program_file
-from synth.generate.corrupt import UNUSABLE_NIK
+from synth.generate.corrupt import SPARSE_FIELDS, UNUSABLE_NIK, ErrorProfile
 from synth.generate.kemensos import PROGRAMS
 
 PEOPLE = 5_000
@@ -226,3 +226,23 @@ def test_several_provinces(tmp_path):
     reg = pd.read_parquet(tmp_path / "bps_register.parquet")
     assert summary["people"] == 1_500
     assert set(reg["kode_wilayah"].str.slice(0, 2)) == {"16", "17"}
+
+
+def test_a_profile_sets_its_own_rates_and_blanks_birth_dates(tmp_path):
+    generate(tmp_path, people=3_000, seed=SEED, profile=SPARSE_FIELDS)
+    rates = json.loads((tmp_path / "corruption_rates.json").read_text())["corruptions"]
+    assert {code: rates[code]["rate"] for code, _ in SPARSE_FIELDS.rates} == dict(
+        SPARSE_FIELDS.rates)
+    assert rates["dob_blank"]["applied"] > 0
+    rows = pd.concat([pd.read_csv(tmp_path / program_file(p.name), dtype=str,
+                                  keep_default_na=False) for p in PROGRAMS], ignore_index=True)
+    rows = rows.merge(pd.read_parquet(tmp_path / "truth_kemensos.parquet"),
+                      on=["id_penerima", "program"])
+    blank = rows["corruptions"].str.contains("dob_blank")
+    assert blank.sum() == rates["dob_blank"]["applied"]
+    assert (rows["tgl_lahir"] == "")[blank].all() and (rows["tgl_lahir"] != "")[~blank].all()
+
+
+def test_a_profile_naming_an_unknown_corruption_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="dob_missing"):
+        generate(tmp_path, people=500, profile=ErrorProfile(rates=(("dob_missing", 0.1),)))

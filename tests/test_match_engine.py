@@ -9,8 +9,10 @@ import pytest
 
 from reconcile import db
 from reconcile.match import MatchSettings, match
+from synth.bench.data import clean_frames
 from synth.bench.metrics import dedupe_metrics, link_metrics
-from synth.bench.synth import synth
+from synth.generate import generate
+from synth.generate.corrupt import SPARSE_FIELDS
 
 D = dt.date
 
@@ -35,8 +37,11 @@ def _run(kem: pd.DataFrame, bps: pd.DataFrame, settings=None) -> tuple[dict, pd.
 
 
 @pytest.fixture(scope="module")
-def small():
-    return synth(3_000, seed=3)
+def small(tmp_path_factory):
+    """Clean tables of small generated lists with many blank fields, with their truth."""
+    out = tmp_path_factory.mktemp("sparse")
+    generate(out, people=3_000, seed=3, profile=SPARSE_FIELDS)
+    return clean_frames(out, out / "clean.duckdb")
 
 
 def test_quality_and_contract_on_small_synthetic_data(small):
@@ -84,9 +89,7 @@ def test_twins_are_not_merged_or_cross_linked():
 
 
 def test_quality_on_generated_data(small_data):
-    from synth.bench.data import from_generated
-
-    kem, bps = from_generated(small_data)
+    kem, bps = clean_frames(small_data, small_data.parent / "clean.duckdb")
     _, out = _run(kem, bps)
     both = out.merge(kem[["rid", "true_person_id", "true_id_individu"]], on="rid")
     link = link_metrics(both.id_individu, both.true_id_individu, both.true_id_individu.isna())

@@ -7,8 +7,8 @@
   Prefect and its temporary server included;
 * ours in-process: `run_pipeline` on the same files (ingest, validate, scope, match,
   discrepancies, outputs: everything from the CSV/Parquet files to the published run);
-* Splink 5: link_and_dedupe on clean-contract frames of the same files
-  (`synth.bench.data`; configuration in `synth.bench.splink_baseline`),
+* Splink 5: link_and_dedupe on the same files as our pipeline cleans and standardises
+  them (`synth.bench.data`; configuration in `synth.bench.splink_baseline`),
 
 each in its own subprocess (python -m synth.bench.worker) so that peak memory
 (ru_maxrss) is per engine, and returns one markdown table per size, then one table of
@@ -22,8 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from synth.bench.data import bench_data
+from synth.bench.data import splink_inputs
 from synth.bench.metrics import GOAL_PP
+from synth.generate import generate
 
 ROWS = (
     ("link precision", "link_precision"), ("link recall", "link_recall"),
@@ -130,10 +131,8 @@ def run_bench(people: list[int], out: Path, seed: int = 7) -> str:
         folder = out / f"people_{n}"
         folder.mkdir(parents=True, exist_ok=True)
         _log(f"bench {n:,}: generating")
-        kem, bps = bench_data(n, seed, folder / "generated")
-        kem.to_parquet(folder / "kemensos.parquet")
-        bps.to_parquet(folder / "bps.parquet")
-        del kem, bps
+        generate(folder / "generated", people=n, seed=seed)
+        splink_inputs(folder / "generated", folder)
         _log(f"bench {n:,}: reconcile run")
         cli = _measure("cli", folder)
         _log(f"bench {n:,}: our pipeline in-process")

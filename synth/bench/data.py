@@ -1,74 +1,82 @@
-"""Bench data: clean_kemensos / clean_bps frames with truth, from the generator.
+"""Bench inputs cleaned by the library itself, so that every matcher sees the same data.
 
-Until the validation stage lands, a small adapter turns the generator's raw files into
-the clean contract (apostrophes stripped, four date formats, sex codes, dotted region
-codes). Without the generator, the stand-in `synth` is used.
+The generated files go through reconcile's own ingest and validate (`load_inputs`,
+`validate_inputs`: the rows a run keeps, cleaned as a run cleans them). The Splink
+baseline then gets the matcher's own comparison keys of those rows (`reconcile.match.std`:
+name key and first name word, usable NIK and KK, birth date, sex, village, regency). The
+bench has no cleaner of its own.
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
-from synth.bench.synth import synth
+from reconcile import db
+from reconcile.config import RunConfig
+from reconcile.ingest import load_inputs
+from reconcile.match import std
+from reconcile.tables import Table
+from reconcile.validate import validate_inputs
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S")
-_SEX = {"L": "L", "P": "P", "1": "L", "2": "P", "LAKI-LAKI": "L", "PEREMPUAN": "P",
-        "M": "L", "F": "P", "PR": "P", "LK": "L"}
-
-
-def _dates(raw: pd.Series) -> pd.Series:
-    text = raw.astype("string").str.strip()
-    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    for fmt in _DATE_FORMATS:
-        out = out.fillna(pd.to_datetime(text, format=fmt, errors="coerce"))
-    return out.dt.date
-
-
-def _region(raw: pd.Series) -> pd.Series:
-    digits = raw.astype("string").str.replace(r"\D", "", regex=True).str.zfill(10)
-    dotted = (digits.str[:2] + "." + digits.str[2:4] + "." + digits.str[4:6] + "."
-              + digits.str[6:10])
-    return dotted.where(digits.str.len() == 10)
+MEMORY_LIMIT = "2GB"  # DuckDB's share; the rest of the 3 GiB budget is Python and Arrow
+TRUTH = ["id_penerima", "true_person_id", "true_id_individu"]
+# Each side's comparison keys as Splink reads them (synth.bench.splink_baseline); an
+# empty name key is no name.
+SPLINK_COLUMNS = """rid, src_id, nullif(name_key, '') AS name_key,
+    nullif(name_first, '') AS name_first, dob, nik, sex, village, kab, no_kk"""
 
 
-def _person_columns(raw: pd.DataFrame) -> pd.DataFrame:
-    nik = raw["nik"].astype("string").str.replace(r"[^0-9]", "", regex=True)
-    good = nik.str.fullmatch(r"[0-9]{16}").fillna(False)
-    return pd.DataFrame({
-        "nik": nik.where(good), "nik_status": good.map({True: "valid", False: "invalid"}),
-        "no_kk": raw["no_kk"].astype("string").str.replace(r"[^0-9]", "", regex=True),
-        "nama": raw["nama"].astype("string"), "tgl_lahir": _dates(raw["tgl_lahir"]),
-        "jenis_kelamin": raw["jenis_kelamin"].astype("string").str.upper().str.strip()
-        .map(_SEX),
-        "alamat": raw["alamat"].astype("string"), "kode_wilayah": _region(raw["kode_wilayah"]),
-    })
+def inputs(gen: Path) -> dict[str, object]:
+    """The generated files of `gen` as a run's inputs (RunConfig's keyword arguments)."""
+    return {"kemensos": tuple(sorted(gen.glob("kemensos_*.csv"))),
+            "bps": gen / "bps_register.parquet", "stats": gen / "bps_poverty_stats.csv"}
 
 
-def from_generated(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Clean-contract frames from `reconcile generate` output, truth columns attached."""
-    files = sorted(folder.glob("kemensos_*.csv"))
-    raw = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files],
-                    ignore_index=True)
-    truth = pd.read_parquet(folder / "truth_kemensos.parquet")
-    kem = pd.concat([raw[["id_penerima", "program"]], _person_columns(raw)], axis=1)
-    kem = kem.merge(truth[["id_penerima", "true_person_id", "true_id_individu"]],
-                    on="id_penerima", how="left")
-    kem.insert(0, "rid", range(len(kem)))
-    reg = pd.read_parquet(folder / "bps_register.parquet").astype(str)
-    bps = pd.concat([reg[["id_individu", "id_keluarga"]], _person_columns(reg),
-                     reg[["hubungan_keluarga"]],
-                     pd.to_numeric(reg["desil"], errors="coerce").rename("desil")], axis=1)
-    bps.insert(0, "rid", range(len(bps)))
-    return kem, bps
-
-
-def bench_data(people: int, seed: int, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Generate (or synthesise) the data set of one bench size."""
+@contextmanager
+def cleaned(gen: Path, work_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A work database at `work_db` holding clean_kemensos and clean_bps of the files in
+    `gen`, as the pipeline's ingest and validate stages write them; removed on exit."""
+    spill = work_db.with_name(work_db.name + ".tmp")
+    _remove(work_db, spill)
+    con = db.connect(work_db, memory_limit=MEMORY_LIMIT, temp_directory=spill)
     try:
-        from synth.generate import generate
-    except ImportError:
-        return synth(people, seed)
-    generate(folder, people=people, seed=seed)
-    return from_generated(folder)
+        load_inputs(con, RunConfig(**inputs(gen), out=work_db.parent / "out"))
+        validate_inputs(con)
+        yield con
+    finally:
+        con.close()
+        _remove(work_db, spill)
+
+
+def _remove(work_db: Path, spill: Path) -> None:
+    for path in (work_db, work_db.with_name(work_db.name + ".wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(spill, ignore_errors=True)
+
+
+def splink_inputs(gen: Path, folder: Path) -> None:
+    """Write `folder`/kemensos.parquet and bps.parquet: the standardised rows of each
+    side (std_kemensos, std_bps) that the Splink baseline reads."""
+    with cleaned(gen, folder / "splink-inputs.duckdb") as con:
+        std.standardise(con)
+        for table, name in ((Table.STD_KEMENSOS, "kemensos.parquet"),
+                            (Table.STD_BPS, "bps.parquet")):
+            db.copy_parquet(con, f"SELECT {SPLINK_COLUMNS} FROM {table} ORDER BY rid",
+                            folder / name)
+
+
+def clean_frames(gen: Path, work_db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """clean_kemensos and clean_bps of the files in `gen` as frames, each Kemensos row
+    with its truth (true_person_id, true_id_individu). Through Arrow, so that dates stay
+    dates (not timestamps) when the frames are stored in DuckDB again."""
+    with cleaned(gen, work_db) as con:
+        kem, bps = (db.arrow(con, f"SELECT * FROM {table} ORDER BY rid").to_pandas()
+                    for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS))
+    truth = pd.read_parquet(gen / "truth_kemensos.parquet", columns=TRUTH)
+    return kem.merge(truth, on="id_penerima", how="left", validate="1:1"), bps

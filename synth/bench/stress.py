@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from synth.bench import _measure, accuracy_table
-from synth.bench.data import from_generated
+from synth.bench.data import splink_inputs
 from synth.generate import generate
 from synth.generate.corrupt import ErrorProfile
 
@@ -69,15 +69,13 @@ def independent(source: Path, folder: Path) -> Path:
 
 def _prepare(folder: Path, label: str, profile: ErrorProfile | None, people: int,
              seed: int) -> None:
-    """Write the generated (or independent) files and Splink's clean-contract frames."""
+    """Write the generated (or independent) files and Splink's inputs from them."""
     gen = folder / "generated"
     if profile is None:
         independent(INDEPENDENT, gen)
     else:
         generate(gen, people=people, seed=seed, profile=profile)
-    kem, bps = from_generated(gen)
-    kem.to_parquet(folder / "kemensos.parquet")
-    bps.to_parquet(folder / "bps.parquet")
+    splink_inputs(gen, folder)
 
 
 def _row(label: str, ours: dict, splink: dict) -> tuple[str, bool]:

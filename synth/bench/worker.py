@@ -6,8 +6,8 @@
 `cli` times the `reconcile run` process as users start it (Prefect and its temporary
 server included) on the generator's raw files in `<folder>/generated`; `ours` runs the
 same pipeline in this process (`run_pipeline`, no Prefect); `splink` runs the baseline
-on the clean-contract frames `<folder>/{kemensos,bps}.parquet` written by
-`synth.bench`.
+on the library's standardised rows of the same files, `<folder>/{kemensos,bps}.parquet`
+(written by `synth.bench.data.splink_inputs`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from synth.bench.data import MEMORY_LIMIT, TRUTH, cleaned, inputs
 from synth.bench.metrics import dedupe_metrics, estimates_vs_truth, link_metrics
 from synth.bench.review_queue import queue_quality
 
 KEY = "id_penerima"
-TRUTH = [KEY, "true_person_id", "true_id_individu"]
 SPLINK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 0.9999, 0.99999)
-MEMORY_LIMIT = "2GB"  # DuckDB's share; the rest of the 3 GiB budget is Python and Arrow
 
 
 def _quality(pred: pd.DataFrame, truth: pd.DataFrame) -> dict:
@@ -91,11 +90,6 @@ def _findings(run: Path, gen: Path) -> dict:
             for r in table.to_dict("records")}
 
 
-def _inputs(gen: Path) -> dict[str, object]:
-    return {"kemensos": tuple(sorted(gen.glob("kemensos_*.csv"))),
-            "bps": gen / "bps_register.parquet", "stats": gen / "bps_poverty_stats.csv"}
-
-
 def ours(folder: Path) -> dict:
     """Run the whole pipeline in this process on the generated files; score it."""
     from reconcile.config import RunConfig
@@ -104,7 +98,7 @@ def ours(folder: Path) -> dict:
     logging.getLogger("reconcile").setLevel(logging.WARNING)
     gen, run = folder / "generated", folder / "run"
     shutil.rmtree(run, ignore_errors=True)
-    config = RunConfig(**_inputs(gen), out=run, memory_limit=MEMORY_LIMIT, force=True)
+    config = RunConfig(**inputs(gen), out=run, memory_limit=MEMORY_LIMIT, force=True)
     started = time.perf_counter()
     result = run_pipeline(config)
     total = time.perf_counter() - started
@@ -123,10 +117,10 @@ def cli(folder: Path) -> dict:
     outputs. Peak memory is the largest of its processes (the CLI, Prefect's server)."""
     gen, run = folder / "generated", folder / "cli-run"
     shutil.rmtree(run, ignore_errors=True)
-    inputs = _inputs(gen)
+    files = inputs(gen)
     command = [str(Path(sys.executable).with_name("reconcile")), "run",
-               "--kemensos", *map(str, inputs["kemensos"]), "--bps", str(inputs["bps"]),
-               "--stats", str(inputs["stats"]), "--out", str(run), "--force"]
+               "--kemensos", *map(str, files["kemensos"]), "--bps", str(files["bps"]),
+               "--stats", str(files["stats"]), "--out", str(run), "--force"]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False,
                           env={**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"})
@@ -141,15 +135,16 @@ def cli(folder: Path) -> dict:
 
 
 def splink(folder: Path) -> dict:
-    """Run the Splink baseline at several thresholds; keep every threshold's quality."""
+    """Run the Splink baseline at several thresholds; keep every threshold's quality
+    (over every Kemensos row of the truth, as ours: a quarantined row is unlinked)."""
     from synth.bench.splink_baseline import run_splink
 
     kem = pd.read_parquet(folder / "kemensos.parquet")
     bps = pd.read_parquet(folder / "bps.parquet")
     timings, results = run_splink(kem, bps, SPLINK_THRESHOLDS)
-    truth = kem[["rid", *TRUTH]]
-    return {"quality": {str(t): _quality(r.merge(truth[["rid", KEY]], on="rid")
-                                         .drop(columns="rid"), truth.drop(columns="rid"))
+    keys = kem[["rid", "src_id"]].rename(columns={"src_id": KEY})
+    truth = pd.read_parquet(folder / "generated" / "truth_kemensos.parquet", columns=TRUTH)
+    return {"quality": {str(t): _quality(r.merge(keys, on="rid").drop(columns="rid"), truth)
                         for t, r in results.items()},
             "timings": timings}
 
@@ -171,25 +166,16 @@ GROUP BY band ORDER BY band
 def calibration(folder: Path) -> dict:
     """Predicted against observed match rate of each row's best candidate, per band of
     match probability (ingest, validate and match in this process, on the truth)."""
-    from reconcile import pipeline
-    from reconcile.config import RunConfig
     from reconcile.match import match
     from reconcile.match.settings import MatchSettings
 
-    gen, stage = folder / "generated", folder / "calibration"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
-    config = RunConfig(**_inputs(gen), out=stage / "out", memory_limit=MEMORY_LIMIT)
-    run = pipeline.Run(config, "calibration", stage)
-    pipeline.ingest(run)
-    pipeline.validate(run)
-    with run.connect("match") as con:
+    gen = folder / "generated"
+    with cleaned(gen, folder / "calibration.duckdb") as con:
         match(con, MatchSettings(keep_intermediate=True))
         con.register("truth_frame", pd.read_parquet(gen / "truth_kemensos.parquet",
                                                     columns=["id_penerima", "true_id_individu"]))
         con.execute("CREATE TABLE truth AS SELECT * FROM truth_frame")
         bands = con.execute(CALIBRATION_SQL, {"bands": list(BANDS)}).df()
-    run.work_db.unlink(missing_ok=True)
     bands["band"] = [f"[{BANDS[b - 1]:g}, {min(BANDS[b], 1):g})" for b in bands["band"]]
     return {"bands": bands.to_dict("records")}
 

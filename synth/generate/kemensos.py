@@ -170,6 +170,7 @@ def context(rows: pd.DataFrame, fam: pd.DataFrame, persons: pd.DataFrame,
         "family_nik": np.where(other >= 0, nik[np.maximum(other, 0)], "").astype(object),
         "has_family": other >= 0, "is_copy": rows["is_copy"].to_numpy(),
         "alamat": np.empty(len(p), dtype=object), "dotless": np.zeros(len(p), dtype=bool),
+        "dob_blank": np.zeros(len(p), dtype=bool),
     }
 
 
@@ -188,8 +189,8 @@ def export(rng: np.random.Generator, rows: pd.DataFrame, fam: pd.DataFrame,
     out = pd.DataFrame({
         "nik": ctx["nik"].astype(str), "no_kk": ctx["no_kk"].astype(str),
         "nama": ctx["nama"].astype(str),
-        "tgl_lahir": format_dates(ctx["day"], ctx["month"], ctx["year"],
-                                  _styles(rng, key, DATE_STYLE_SHARES)),
+        "tgl_lahir": np.where(ctx["dob_blank"], "", format_dates(
+            ctx["day"], ctx["month"], ctx["year"], _styles(rng, key, DATE_STYLE_SHARES))),
         "jenis_kelamin": sex, "alamat": ctx["alamat"].astype(str),
         "kode_wilayah": np.where(ctx["dotless"], replace(kode, ".", ""), kode),
         "program": np.asarray([p.name for p in PROGRAMS])[rows["program"].to_numpy()],
