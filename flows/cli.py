@@ -190,7 +190,8 @@ def _run(args: argparse.Namespace) -> int:
 
     # Prefect's temporary server starts first: its ~3 s start-up overlaps the imports below
     server = temporary_server.start_unless_configured()
-    from flows.reconcile_flow import reconcile_flow, run_config
+    from flows.reconcile_flow import reconcile_flow
+    from reconcile.config import RunConfig
     from reconcile.publish import owner_only
 
     if not args.debug:
@@ -208,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
               "threads": args.threads,
               "temp_dir": str(args.temp_dir) if args.temp_dir else None,
               "read_group": args.read_group, "review": _review(args)}
-    run_config(**params)  # refuse bad options here, before the flow starts
+    RunConfig.build(**params)  # refuse bad options here, before the flow starts
     if server is not None:
         _import_while_waiting()
         server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))

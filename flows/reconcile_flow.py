@@ -1,10 +1,12 @@
-"""The reconciliation flow: reads as the pipeline, stage by stage."""
+"""The reconciliation flow: reads as the pipeline, stage by stage.
+
+Its parameters are reconcile.config.RunConfig's options under the same names (a test
+holds them equal), plus where the provinces are matched (`dask_address`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -73,13 +75,13 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         paths = served_paths.check_run(kemensos, bps, stats, out, mapping)
         kemensos, bps, stats, out, mapping = (paths[k] for k in (
             "kemensos", "bps", "stats", "out", "mapping"))
-    config = run_config(kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
-                        pseudonymise=pseudonymise, regions=regions, eligibility=eligibility,
-                        force=force, partition_by=partition_by, workers=workers,
-                        k_anonymity=k_anonymity, matching=matching,
-                        public_reports=public_reports, retention_days=retention_days,
-                        memory_limit=memory_limit, threads=threads, temp_dir=temp_dir,
-                        read_group=read_group, review=review)
+    config = RunConfig.build(
+        kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
+        pseudonymise=pseudonymise, regions=regions, eligibility=eligibility, force=force,
+        partition_by=partition_by, workers=workers, k_anonymity=k_anonymity,
+        matching=matching, public_reports=public_reports, retention_days=retention_days,
+        memory_limit=memory_limit, threads=threads, temp_dir=temp_dir,
+        read_group=read_group, review=review)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
     previous = tasks.unchanged_run(config, lineage)
@@ -97,32 +99,6 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
     result = run.result()
     publish_artifacts(config.out, result)
     return result
-
-
-def run_config(kemensos: list[str], bps: str, stats: str, out: str, mapping: str | None,
-               pseudonymise: bool, regions: list[str] | None, eligibility: dict | None,
-               force: bool, partition_by: str | None, workers: int | None,
-               k_anonymity: int, matching: dict | None = None,
-               public_reports: bool = False, retention_days: int | None = None,
-               memory_limit: str | None = None, threads: int | None = None,
-               temp_dir: str | None = None, read_group: str | None = None,
-               review: dict | None = None) -> RunConfig:
-    """The flow's parameters as a checked RunConfig (InputError for a bad value), so the
-    CLI can refuse bad options before Prefect starts, exactly as the flow would."""
-    if isinstance(regions, str):  # one code given where a list was meant
-        regions = [regions]
-    return RunConfig(kemensos=tuple(Path(p) for p in kemensos), bps=Path(bps),
-                     stats=Path(stats), out=Path(out),
-                     mapping=Path(mapping) if mapping else None, pseudonymise=pseudonymise,
-                     regions=tuple(regions or ()),
-                     eligibility={} if eligibility is None else eligibility, force=force,
-                     partition_by=None if partition_by in (None, "none") else partition_by,
-                     workers=workers or os.cpu_count() or 1, k_anonymity=k_anonymity,
-                     matching={} if matching is None else matching,
-                     public_reports=bool(public_reports), retention_days=retention_days,
-                     memory_limit=memory_limit, threads=threads,
-                     temp_dir=Path(temp_dir) if temp_dir else None, read_group=read_group,
-                     review={} if review is None else review)
 
 
 def _task_runner(workers: int, dask_address: str | None):

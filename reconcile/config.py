@@ -1,15 +1,28 @@
 """What one run needs to know: its inputs, its output folder and its options.
 
-Options are checked here, when the run is configured (CLI and flow alike), so a bad
-value is refused with one clear line before any input is read or anything is written.
+`RunConfig` is the one declaration of every option. The CLI, the Prefect flow and the
+deployments all build it, and the manifest records it (`config`). Options are checked
+here, when the run is configured, so a bad value is refused with one clear line naming the
+option before any input is read or anything is written.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from reconcile import db, privacy, publish, resources
 from reconcile.discrepancies import ReportSettings
@@ -23,86 +36,107 @@ UNDOTTED_REGION = re.compile(r"[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{10}")
 DESIL = range(1, 11)
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """Parameters of one reconciliation run.
+Whole = Annotated[StrictInt, Field(ge=1)]  # refused: 0, -1, "4", 4.0, True
 
-    Attributes:
-        kemensos: beneficiary lists (CSV, XLSX or Parquet), e.g. one per program.
-        bps: the BPS register of individuals in families, with `desil`.
-        stats: BPS poverty statistics per regency.
-        out: the published output folder (replaced atomically at the end).
-        mapping: optional header-mapping file for exports with unusual headers.
-        pseudonymise: write the analysts' Parquet with identifiers as HMAC tokens and
-            quasi-identifiers generalised (key in RECONCILE_HMAC_KEY, checked here).
-        threads: DuckDB threads (default: every core, reconcile.resources).
-        memory_limit: DuckDB memory limit, e.g. "8GB" (default: 60% of the machine's
-            memory, shared by the partitions matched at once).
-        temp_dir: where DuckDB spills what does not fit in memory (default: beside the
-            work database, in the output folder's parent); owner-only like the rest.
-        read_group: a group of yours (the analysts') that may read the published
-            outputs (files 0640, folders 0750); the identity state stays owner-only.
-        regions: keep only these region codes ("17", "17.01", "1701"; normalised to the
-            dotted form); empty = all.
-        review: review-queue settings by name, e.g. {"cap_per_village": 25}; see
-            reconcile.review.queue.ReviewSettings.
-        eligibility: report settings by name (e.g. {"cutoff": {"PKH": 4}}), see
-            reconcile.discrepancies.ReportSettings.from_params.
-        force: run even when the inputs are unchanged since the published run.
-        partition_by: "province" (default): when the data spans several provinces, match
-            province by province (see reconcile.partition), so the answer is the same on
-            one process or many; None matches all rows in one matcher.
-        workers: provinces matched at once (threads, or Dask workers); default all cores.
-        k_anonymity: with pseudonymise, every released combination of birth year, sex
-            and region is shared by at least this many persons.
-        matching: matching settings by name, e.g. {"link_threshold": 0.95}; see
-            reconcile.match.settings.MatchSettings (defaults and why).
-        public_reports: make the public report files (publish.PUBLIC_FILES) readable by
-            everyone; by default every file a run writes is owner-only.
-        retention_days: published versions older than this are deleted when a run
-            publishes (None: only the count, publish.KEEP_VERSIONS, limits them).
-    """
 
-    kemensos: tuple[Path, ...]
-    bps: Path
-    stats: Path
-    out: Path
-    mapping: Path | None = None
-    pseudonymise: bool = False
-    threads: int | None = None
-    memory_limit: str | None = None
-    temp_dir: Path | None = None
-    read_group: str | None = None
-    regions: tuple[str, ...] = ()
-    eligibility: dict = field(default_factory=dict)
-    force: bool = False
-    partition_by: str | None = "province"
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    k_anonymity: int = 5
-    matching: dict = field(default_factory=dict)
-    review: dict = field(default_factory=dict)
-    public_reports: bool = False
-    retention_days: int | None = None
+class RunConfig(BaseModel):
+    """Parameters of one reconciliation run (every field is an option of `reconcile run`
+    and of the flow, under the same name)."""
 
-    def __post_init__(self) -> None:
-        """Refuse bad options before anything runs; normalise region codes."""
-        object.__setattr__(self, "regions", tuple(region_code(r) for r in self.regions))
-        check_regions_exist(self.regions)
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False)
+
+    kemensos: tuple[Path, ...] = Field(
+        min_length=1, description="beneficiary lists (CSV, XLSX or Parquet), e.g. one "
+                                  "per program")
+    bps: Path = Field(description="the BPS register of individuals in families, with desil")
+    stats: Path = Field(description="BPS poverty statistics per regency")
+    out: Path = Field(description="the published output folder (replaced atomically)")
+    mapping: Path | None = Field(None, description="header-mapping file for exports with "
+                                                   "unusual headers")
+    pseudonymise: StrictBool = Field(
+        False, description="identifiers as HMAC tokens and quasi-identifiers generalised in "
+                           "the analysts' Parquet (key in RECONCILE_HMAC_KEY)")
+    k_anonymity: Annotated[StrictInt, Field(ge=2)] = Field(
+        5, description="with pseudonymise: every released birth year, sex and region is "
+                       "shared by at least this many persons")
+    regions: tuple[str, ...] = Field(
+        (), description='only these region codes ("17", "17.01", "1701"; normalised to the '
+                        "dotted form); empty = all")
+    eligibility: dict[str, Any] = Field(
+        default_factory=dict, description='report settings by name, e.g. {"cutoff": '
+                                          '{"PKH": 4}} (discrepancies.ReportSettings)')
+    matching: dict[str, Any] = Field(
+        default_factory=dict, description='matching settings by name, e.g. '
+                                          '{"link_threshold": 0.95} (match.settings)')
+    review: dict[str, Any] = Field(
+        default_factory=dict, description='review-queue settings by name, e.g. '
+                                          '{"cap_per_village": 25} (review.settings)')
+    force: StrictBool = Field(False, description="run even when the inputs are unchanged "
+                                                 "since the published run")
+    partition_by: str | None = Field(
+        "province", description='"province": match province by province when the data '
+                                "spans several; None or \"none\": all rows in one matcher")
+    workers: Whole = Field(default_factory=lambda: os.cpu_count() or 1,
+                           description="provinces matched at once (default: every core)")
+    threads: Whole | None = Field(None, description="DuckDB threads (default: every core)")
+    memory_limit: str | None = Field(
+        None, description='DuckDB memory limit, e.g. "8GB" (default: 60% of the machine\'s '
+                          "memory, shared by the partitions matched at once)")
+    temp_dir: Path | None = Field(None, description="where DuckDB spills (default: beside "
+                                                    "the work database); owner-only")
+    read_group: str | None = Field(
+        None, description="a group of yours that may read the published outputs (files "
+                          "0640, folders 0750); the identity state stays owner-only")
+    public_reports: StrictBool = Field(
+        False, description="make the public report files (publish.PUBLIC_FILES) readable "
+                           "by everyone; by default every file a run writes is owner-only")
+    retention_days: Whole | None = Field(
+        None, description="delete published versions older than this when a run publishes")
+
+    @classmethod
+    def build(cls, **options: Any) -> RunConfig:
+        """A checked config from options given by name (the CLI's, the flow's), with
+        None meaning the default; InputError names the option when a value is refused."""
+        given = {k: v for k, v in options.items() if v is not None or k in _NONE_MEANS}
+        if given.get("partition_by") == "none":
+            given["partition_by"] = None
+        if isinstance(given.get("regions"), str):  # one code given where a list was meant
+            given["regions"] = [given["regions"]]
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            raise InputError(_option_message(exc)) from None
+
+    @field_validator("regions", mode="after")
+    @classmethod
+    def _dotted_regions(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        """Region codes in dotted form, each naming a Kemendagri region."""
+        dotted = tuple(region_code(code) for code in codes)
+        check_regions_exist(dotted)
+        return dotted
+
+    @model_validator(mode="after")
+    def _refuse_bad_options(self) -> RunConfig:
+        """Refuse bad options before anything runs."""
         self.match_settings  # noqa: B018 -- refuses unknown or out-of-range settings now
         self.review_settings  # noqa: B018
         check_eligibility(self.eligibility)
         check_inputs(self)
         db.sql_path(self.out)
-        check_retention(self.retention_days)
         check_resources(self.memory_limit, self.threads)
+        if self.partition_by not in (None, "province"):
+            raise InputError(f"partition_by: {self.partition_by!r:.40} is not 'province' "
+                             "or 'none'")
         if self.read_group is not None:
             publish.group_id(self.read_group)
         publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
         if self.pseudonymise:
             privacy.hmac_key()
-            if not isinstance(self.k_anonymity, int) or self.k_anonymity < 2:
-                raise InputError(f"k-anonymity must be a whole number of at least 2, "
-                                 f"not {self.k_anonymity!r}")
+        return self
+
+    def recorded(self) -> dict:
+        """Every option as JSON values, for the manifest."""
+        return self.model_dump(mode="json")
 
     @property
     def match_settings(self) -> MatchSettings:
@@ -129,6 +163,22 @@ class RunConfig:
     def inputs(self) -> tuple[Path, ...]:
         """Every input file of the run."""
         return (*self.kemensos, self.bps, self.stats)
+
+
+_NONE_MEANS = ("partition_by",)  # an explicit None is an answer here, not "the default"
+
+
+def _option_message(exc: ValidationError) -> str:
+    """pydantic's first complaint as one line naming the option (values cut short)."""
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "options"
+    option = "--region" if field == "regions" else "--" + field.replace("_", "-")
+    value = repr(error.get("input"))[:40]
+    if error["type"] == "extra_forbidden":
+        return f"{option}: not an option; the options are {', '.join(RunConfig.model_fields)}"
+    if error["type"] == "missing":
+        return f"{option}: required"
+    return f"{option}: {error['msg'].lower()} (not {value})"
 
 
 MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
@@ -182,13 +232,6 @@ def check_inputs(config: RunConfig) -> None:
         if not path.is_file():
             raise InputError(f"{option} {path}: not a file (a folder or a device); "
                              "give the file itself")
-
-
-def check_retention(days: object) -> None:
-    """None, or a whole number of days of at least 1."""
-    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
-        raise InputError(f"--retention-days must be a whole number of days of at least 1, "
-                         f"not {days!r:.60}")
 
 
 def check_eligibility(params: object) -> None:

@@ -48,6 +48,7 @@ class RunFacts:
     Each field is a JSON-ready dict, written by one stage and read by those after it."""
 
     lineage: dict                    # code version, parameters, input hashes (outputs.lineage)
+    config: dict | None = None       # every option of the run (RunConfig.recorded)
     ingest: dict | None = None       # per file: title rows, skipped sheets, warnings
     rows_read: dict | None = None    # rows per input file, before any check
     validation: dict | None = None   # NIK status per source
@@ -359,7 +360,7 @@ def open_run(config: RunConfig, lineage: dict) -> Iterator[Run]:
     run_id = publish.new_run_id()
     with (publish.owner_only(), publish.exclusive(config.out),
           publish.staging(config.out, run_id) as stage):
-        run = Run(config, run_id, stage, RunFacts(lineage=lineage))
+        run = Run(config, run_id, stage, RunFacts(lineage=lineage, config=config.recorded()))
         try:
             with run_log(stage), publish.private_temp(stage):
                 yield run

@@ -42,6 +42,6 @@ def run_config():
     def make(data: Path, out: Path, **changes) -> RunConfig:
         inputs = {"kemensos": tuple(sorted(data.glob("kemensos_*.csv"))),
                   "bps": data / "bps_register.parquet", "stats": data / "bps_poverty_stats.csv"}
-        return RunConfig(**{**inputs, **changes}, out=out)
+        return RunConfig.build(**{**inputs, **changes}, out=out)
 
     return make

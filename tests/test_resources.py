@@ -73,7 +73,7 @@ def test_a_bad_memory_limit_is_refused_before_the_run(small_data, run_config, tm
 def test_resource_options_are_checked_like_the_others(small_data, run_config, tmp_path):
     import pytest
 
-    from flows.reconcile_flow import run_config as flow_config
+    from reconcile.config import RunConfig
     from reconcile.errors import InputError
 
     with pytest.raises(InputError, match="threads"):
@@ -81,8 +81,9 @@ def test_resource_options_are_checked_like_the_others(small_data, run_config, tm
     inputs = {"kemensos": [str(p) for p in sorted(small_data.glob("kemensos_*.csv"))],
               "bps": str(small_data / "bps_register.parquet"),
               "stats": str(small_data / "bps_poverty_stats.csv")}
-    config = flow_config(**inputs, out=str(tmp_path / "out"), mapping=None,
-                         pseudonymise=False, regions=None, eligibility=None, force=False,
-                         partition_by="province", workers=None, k_anonymity=5,
-                         memory_limit="2GB", threads=1, temp_dir=str(tmp_path))
+    config = RunConfig.build(**inputs, out=str(tmp_path / "out"), mapping=None,
+                             pseudonymise=False, regions=None, eligibility=None,
+                             force=False, partition_by="province", workers=None,
+                             k_anonymity=5, memory_limit="2GB", threads=1,
+                             temp_dir=str(tmp_path))
     assert (config.memory_limit, config.threads, config.temp_dir) == ("2GB", 1, tmp_path)

@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 from flows.cli import main
-from flows.reconcile_flow import run_config as flow_config
 from reconcile import db, identity, outputs, publish
+from reconcile.config import RunConfig
 from reconcile.errors import InputError
 from reconcile.pipeline import run_pipeline
 from reconcile.privacy import KEY_VARIABLE, QUASI_IDENTIFIERS
@@ -70,7 +70,7 @@ def test_hostile_regions_are_refused_by_config_flow_and_cli(run_config, small_da
         with pytest.raises(InputError, match="--region"):
             run_config(small_data, out, regions=(payload,))
         with pytest.raises(InputError, match="--region"):
-            flow_config(**_flow_params(small_data, out, regions=[payload]))
+            RunConfig.build(**_flow_params(small_data, out, regions=[payload]))
         assert main(_cli(small_data, out, "--region", payload)) == 2
         err = capsys.readouterr().err
         assert err.startswith("reconcile: --region:") and err.count("\n") == 1, err
