@@ -11,16 +11,9 @@ import time
 import traceback
 from pathlib import Path
 
-# Embedded defaults for a machine with nothing configured: Prefect's ephemeral mode with a
-# start-up timeout that survives a cold SQLite migration, no telemetry to a closed network.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "reconcile")
-# the library also runs outside flows (tests, bench): its records then stay local, quietly
-os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-os.environ.setdefault("DISABLE_PANDERA_IMPORT_WARNING", "True")
-if os.environ.get("PREFECT_HOME"):  # Prefect does not create its home's parent folders
-    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+from flows import environment
+
+environment.apply()  # before Prefect is imported: it reads its settings once
 
 
 def main(argv: list[str] | None = None) -> int:
