@@ -11,10 +11,13 @@ and returns what it cannot use as problem rows, never as exceptions.
 
 from __future__ import annotations
 
+import io
+import math
 import os
 import re
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +31,7 @@ import xlsxwriter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.worksheet.worksheet import Worksheet
 from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet as SheetWriter
 
 from reconcile.report.labels import category_label, is_missing, ordered_categories
@@ -64,6 +68,13 @@ DAY_FORMAT = "dd/mm/yyyy"
 BOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                 "strings_to_numbers": False, "nan_inf_to_errors": True,
                 "remove_timezone": True}
+# Writing the data rows as sheet XML (_rows_xml): what XlsxWriter's cell writer does.
+DIMENSION = re.compile(r'<dimension ref="[^"]*"/>')
+EXCEL_MAX_TEXT = 32_767                       # UTF-16 units in one cell
+EXCEL_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
+EXCEL_EPOCH = datetime(1899, 12, 31)
+ZIP_LEVEL = 6                                 # zlib's default, as XlsxWriter writes
 
 
 @dataclass(frozen=True)
@@ -258,7 +269,8 @@ class _Formats:
     """The cell formats of one workbook, each made once: `formats(bold=True, ...)`."""
 
     def __init__(self, book: xlsxwriter.Workbook) -> None:
-        self._book, self._made = book, {}
+        self._book = book
+        self._made: dict[tuple, Format] = {}
 
     def __call__(self, **properties: Any) -> Format:
         properties = {k: v for k, v in properties.items() if v is not None}
@@ -267,51 +279,89 @@ class _Formats:
             self._made[key] = self._book.add_format(properties)
         return self._made[key]
 
+    def style(self, **properties: Any) -> int:
+        """The style number (`s`) of a format, for the cells this module writes as XML.
+
+        XlsxWriter numbers a format when it first writes a cell with it; no cell of ours
+        goes through it, so the number is taken here, by the call its writer makes."""
+        return int(self(**properties)._get_xf_index())
+
 
 @dataclass(frozen=True)
 class _Column:
-    """How a column is written, with formats made once per workbook. A cell with no
-    format of its own takes the column's `plain` one (top aligned, wrapped or not)."""
+    """How a column is written: its format (`plain`, which also styles the header rows'
+    column) and the style numbers of its data cells, made once per workbook."""
 
     key: str
+    letter: str
     width: int
     hidden: bool
     plain: Format
-    own: Format | None             # on every cell, blank too: the open decision cells
-    quoted: Format                 # formula-looking text: stays text when edited
-    day: Format
-    marks: dict[str, Format]       # agreement marks, coloured
+    text: int                      # values: the open format, else the column's own
+    blank: int | None              # an empty cell: open ones are written, others not
+    quoted: int                    # formula-looking text: stays text when edited
+    day: int
+    marks: dict[str, int]          # agreement marks, coloured
 
 
 def _plan(layout: Layout, formats: _Formats) -> list[_Column]:
     """A layout's columns as written in one workbook."""
     plan = []
-    for key, _, width, group in layout.columns:
+    for index, (key, _, width, group) in enumerate(layout.columns):
         cell = {"valign": "top", "text_wrap": key in layout.wrap}
         plain = formats(**cell)
         opened = group == "Diisi petugas"
         if opened:
             cell |= {"locked": False, "bg_color": OPEN_FILL,
                      "num_format": DAY_FORMAT if key == "tanggal" else None}
+        text = formats.style(**cell)
         marked = MARK_FILLS if key.startswith("agree_") else {}
         plan.append(_Column(
-            key, width, key in HIDDEN, plain, own=formats(**cell) if opened else None,
-            quoted=formats(**cell, quote_prefix=True),
-            day=formats(**(cell | {"num_format": DAY_FORMAT})),
-            marks={mark: formats(**cell, bg_color=fill) for mark, fill in marked.items()}))
+            key, xl_col_to_name(index), width, key in HIDDEN, plain, text,
+            blank=text if opened else None, quoted=formats.style(**cell, quote_prefix=True),
+            day=formats.style(**(cell | {"num_format": DAY_FORMAT})),
+            marks={mark: formats.style(**cell, bg_color=fill)
+                   for mark, fill in marked.items()}))
     return plan
 
 
 def _write_book(target: str, place: str, sheets: list[_Sheet]) -> None:
-    book = xlsxwriter.Workbook(target, BOOK_OPTIONS)
+    """XlsxWriter writes the workbook without its data rows (formats, headers, widths,
+    validation, protection, page setup); the rows, rendered here as sheet XML, go into
+    its sheets as the file is written, about 10x faster than cell by cell (2.2M cells at
+    1M people). Nothing lands in a temporary folder: the skeleton stays in memory."""
+    skeleton = io.BytesIO()
+    book = xlsxwriter.Workbook(skeleton, BOOK_OPTIONS)
     book.set_properties({"title": f"Pemeriksaan {place}"})
-    formats, taken = _Formats(book), set()
+    formats, taken = _Formats(book), set[str]()
     plans = {id(layout): _plan(layout, formats) for layout in (ITEMS, FINDINGS)}
-    for sheet in sheets:
+    rows = {}
+    for number, sheet in enumerate(sheets, start=1):   # XlsxWriter's part names
         writer = book.add_worksheet(_sheet_title(sheet.title, taken))
-        _write_sheet(writer, formats, plans[id(sheet.layout)], sheet,
-                     f"{place} - {sheet.subject}")
-    book.close()                 # only now is the file written (BOOK_OPTIONS: in memory)
+        plan = plans[id(sheet.layout)]
+        _write_sheet(writer, formats, plan, sheet, f"{place} - {sheet.subject}")
+        last = HEADER_ROW + sheet.stop - sheet.start
+        rows[f"xl/worksheets/sheet{number}.xml"] = (f"A1:{plan[-1].letter}{last}",
+                                                    _rows_xml(plan, sheet))
+    book.close()
+    _fill_rows(skeleton, target, rows)
+
+
+def _fill_rows(skeleton: io.BytesIO, target: str, rows: dict[str, tuple[str, str]]) -> None:
+    """Copy the skeleton to `target`, each sheet's data rows after its header rows and
+    its dimension (the used range) widened to them."""
+    with (zipfile.ZipFile(skeleton) as source,
+          zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out):
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename in rows:
+                used, xml = rows.pop(item.filename)
+                head, tail = data.decode().split("</sheetData>", 1)
+                head = DIMENSION.sub(f'<dimension ref="{used}"/>', head, count=1)
+                data = f"{head}{xml}</sheetData>{tail}".encode()
+            out.writestr(item, data, compresslevel=ZIP_LEVEL)
+    if rows:
+        raise RuntimeError(f"sheet parts not in the skeleton: {sorted(rows)}")
 
 
 def _sheet_title(wanted: str, taken: set[str]) -> str:
@@ -343,15 +393,11 @@ def _cut(text: str, limit: int) -> str:
 
 def _write_sheet(writer: SheetWriter, formats: _Formats, plan: list[_Column], sheet: _Sheet,
                  title: str) -> None:
-    """Header rows, widths and column formats, then the data column by column."""
+    """Header rows, widths and column formats, validation, protection and page setup."""
     _write_header(writer, formats, sheet.layout)
-    count = sheet.stop - sheet.start
     for index, column in enumerate(plan):
         writer.set_column(index, index, column.width, column.plain, {"hidden": column.hidden})
-        values = (range(1, count + 1) if column.key == "_no"       # not the rank
-                  else sheet.values[column.key][sheet.start:sheet.stop])
-        _write_column(writer, index, column, values)
-    last = HEADER_ROW + count
+    last = HEADER_ROW + sheet.stop - sheet.start
     _add_validations(writer, sheet.layout, last)
     _protect_and_print(writer, len(plan), last, title)
 
@@ -372,22 +418,70 @@ def _write_header(writer: SheetWriter, formats: _Formats, layout: Layout) -> Non
     writer.freeze_panes(FIRST_ROW - 1, 0)
 
 
-def _write_column(writer: SheetWriter, index: int, column: _Column,
-                  values: Iterable) -> None:
-    """Write plain values down a column; text that looks like a formula stays text."""
-    own, marks = column.own, column.marks
-    for row, value in enumerate(values, start=FIRST_ROW - 1):
-        if value is None:
-            writer.write_blank(row, index, None, own)    # no format: nothing written
-        elif isinstance(value, str):
-            text_format = column.quoted if value.startswith(FORMULA_START) else own
-            writer.write_string(row, index, value, marks.get(value, text_format))
+def _rows_xml(plan: list[_Column], sheet: _Sheet) -> str:
+    """The sheet's data rows as sheet XML, numbered from FIRST_ROW."""
+    numbers = range(FIRST_ROW, FIRST_ROW + sheet.stop - sheet.start)
+    cells = [_cells_xml(column, numbers,
+                        range(1, len(numbers) + 1) if column.key == "_no"   # not the rank
+                        else sheet.values[column.key][sheet.start:sheet.stop])
+             for column in plan]
+    return "".join(f'<row r="{n}">{"".join(row)}</row>'
+                   for n, row in zip(numbers, zip(*cells, strict=True), strict=True))
+
+
+def _cells_xml(column: _Column, numbers: range, values: Iterable) -> list[str]:
+    """One column's cells as XML, as XlsxWriter would write them: text as text (a
+    formula-looking one quoted), numbers, booleans, dates as day serials, an empty cell
+    only where it is open."""
+    cells = []
+    for number, value in zip(numbers, values, strict=True):
+        ref = f"{column.letter}{number}"
+        if value.__class__ is str:
+            style = column.marks.get(
+                value, column.quoted if value.startswith(FORMULA_START) else column.text)
+            cells.append(f'<c r="{ref}" s="{style}" t="inlineStr"><is>'
+                         f'<t xml:space="preserve">{_xml_text(value)}</t></is></c>')
+        elif value is None or isinstance(value, float) and not math.isfinite(value):
+            cells.append("" if column.blank is None else f'<c r="{ref}" s="{column.blank}"/>')
         elif isinstance(value, bool):
-            writer.write_boolean(row, index, value, own)
+            cells.append(f'<c r="{ref}" s="{column.text}" t="b"><v>{value:d}</v></c>')
         elif isinstance(value, int | float):
-            writer.write_number(row, index, value, own)
+            cells.append(f'<c r="{ref}" s="{column.text}"><v>{value:.16G}</v></c>')
         else:
-            writer.write_datetime(row, index, value, column.day)
+            cells.append(f'<c r="{ref}" s="{column.day}"><v>{_day_serial(value):.16G}</v></c>')
+    return cells
+
+
+def _xml_text(text: str) -> str:
+    """Text as sheet XML holds it: at most 32,767 UTF-16 units; a control character in
+    Excel's `_xHHHH_` escape, and a literal `_xHHHH_` escaped so it reads back as typed.
+
+    >>> _xml_text("A&B <x>"), _xml_text("_x0041_ a\\rb")
+    ('A&amp;B &lt;x&gt;', '_x005F_x0041_ a_x000D_b')
+    """
+    if len(text) > EXCEL_MAX_TEXT // 2 and len(text.encode("utf-16-le")) > 2 * EXCEL_MAX_TEXT:
+        text = _cut(text, EXCEL_MAX_TEXT)
+    if "_x" in text:
+        text = EXCEL_ESCAPE.sub(r"_x005F\1", text)
+    if not text.isprintable():
+        text = CONTROL.sub(lambda m: f"_x{ord(m[0]):04X}_", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _day_serial(value: date) -> float:
+    """Excel's serial of a date or time (days since 1899-12-31, counting Excel's
+    29 February 1900); a time zone is dropped, as BOOK_OPTIONS asks of XlsxWriter.
+
+    >>> _day_serial(date(1900, 2, 28)), _day_serial(date(1980, 1, 2))
+    (59.0, 29222.0)
+    >>> _day_serial(datetime(2026, 12, 1, 12))
+    46357.5
+    """
+    moment = value if isinstance(value, datetime) else datetime(value.year, value.month,
+                                                                  value.day)
+    delta = moment.replace(tzinfo=None) - EXCEL_EPOCH
+    serial = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86_400
+    return serial + 1 if serial > 59 else serial
 
 
 def _add_validations(sheet: SheetWriter, layout: Layout, last: int) -> None:
@@ -396,7 +490,7 @@ def _add_validations(sheet: SheetWriter, layout: Layout, last: int) -> None:
         return
     column = {key: i for i, (key, *_) in enumerate(layout.columns)}
     labels = ", ".join(layout.choices)
-    checks = {
+    checks: dict[str, dict[str, Any]] = {
         "keputusan": {
             "validate": "list", "source": list(layout.choices),
             "error_title": "Keputusan tidak dikenal",
@@ -549,7 +643,8 @@ def _read_row(cells: dict[str, Any], titles: dict[str, str]
                        f"decision {raw!r} is not one of: {', '.join(choices)}")]
     reason, reviewer = _text(cells.get("alasan")), _text(cells["nama pemeriksa"])
     decided_on, date_problem = _parse_date(cells["tanggal"])
-    found = [(titles["nama pemeriksa"], "reviewer name is missing")] if reviewer is None else []
+    found: list[tuple[str | None, str]] = (
+        [(titles["nama pemeriksa"], "reviewer name is missing")] if reviewer is None else [])
     found += [(titles["tanggal"], date_problem)] if date_problem else []
     if code == "exception" and reason is None:
         found.append((titles.get("alasan", "Alasan"), "an exception needs a reason"))

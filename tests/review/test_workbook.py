@@ -264,3 +264,20 @@ def test_libreoffice_keeps_drop_down_protection_and_ids(written, tmp_path):
     assert problems.empty, problems.to_dict("records")
     assert decisions[["item_id", "fingerprint", "decision", "decided_on"]].values.tolist() == [
         ["a1", "fp-a1", "field_visit", "2026-12-03"], ["f1", "fp-f1", "resolved", "2026-12-03"]]
+
+
+
+def test_values_read_back_as_written(frames, tmp_path):
+    """The rows are rendered as sheet XML here, not by XlsxWriter: entities, spaces at
+    the ends, line breaks, tabs, numbers and dates come back as given. (Excel's _xHHHH_
+    escape, as XlsxWriter writes it, is in workbook._xml_text; openpyxl does not decode
+    it in inline strings, LibreOffice and Excel do.)"""
+    items, findings = frames
+    odd = {"k_nama": "A & B <C>", "k_alamat": "  JL.\nMAWAR  ", "c_nama": "SITI_x",
+           "c_alamat": "RT 1\tRW 2", "c_desil": 7}
+    items = items.assign(**{key: [value] * len(items) for key, value in odd.items()})
+    sheet = openpyxl.load_workbook(write_workbooks(items, findings, tmp_path / "odd")[0])[
+        "Pakansari"]
+    row = [cell.value for cell in sheet[3]]
+    assert [value for value in odd.values() if value not in row] == [], row
+    assert datetime(1980, 1, 2) in row and row[0] == 1        # birth date; running number
