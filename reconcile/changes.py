@@ -21,8 +21,11 @@ CHANGES = Table.CHANGES
 COLUMNS = "change, person_id, record_id, program, detail"
 
 
-def _edited_fields() -> str:
-    parts = [f"CASE WHEN c.h_{f} <> p.h_{f} THEN {db.quote(f)} END" for f in TRACKED_FIELDS]
+db.constants({f"field_{f}": f for f in TRACKED_FIELDS})  # the field names as SQL reads them
+
+
+def _edited_fields_sql() -> str:
+    parts = [f"CASE WHEN c.h_{f} <> p.h_{f} THEN $field_{f} END" for f in TRACKED_FIELDS]
     return f"concat_ws(', ', {', '.join(parts)})"
 
 
@@ -43,7 +46,7 @@ def changes_sql(settings: ReportSettings) -> str:
     FROM prev.enrolments ANTI JOIN cur USING (id_penerima)
     UNION ALL
     SELECT 'edited_beneficiary', c.person_id, id_penerima, c.program,
-           'changed: ' || {_edited_fields()}
+           'changed: ' || {_edited_fields_sql()}
     FROM cur c JOIN prev.enrolments p USING (id_penerima) WHERE c.fingerprint <> p.fingerprint
     UNION ALL
     SELECT CASE WHEN c.desil > {settings.cutoff_sql('c.program')}

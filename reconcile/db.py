@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 import pandas as pd
@@ -21,13 +22,35 @@ from reconcile.resources import default_memory_limit
 
 log = logging.getLogger(__name__)
 
-Frame = pd.DataFrame | pa.Table
+Frame: TypeAlias = pd.DataFrame | pa.Table
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class SqlError(RuntimeError):
-    """A DuckDB statement failed; the message carries the statement."""
+    """A DuckDB statement failed: the message names the table it was building and the
+    statement's first line, then DuckDB's error and the whole statement (its text holds
+    no value: values are bound, and bound values are never shown)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A statement or query built by a stage module and the values it binds by name."""
+
+    sql: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+Statement: TypeAlias = str | Step
+_CONSTANTS: dict[str, Any] = {}
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+# What a failed statement was doing, from its first words: (pattern, description).
+_DOING = ((re.compile(r"\s*CREATE (?:OR REPLACE )?(?:TEMP(?:ORARY)? )?(?:TABLE|VIEW) "
+                      r"(?:IF NOT EXISTS )?([\w.\"]+)", re.I), "building {}"),
+          (re.compile(r"\s*INSERT INTO ([\w.\"]+)", re.I), "adding rows to {}"),
+          (re.compile(r"\s*UPDATE ([\w.\"]+)", re.I), "updating {}"),
+          (re.compile(r"\s*DELETE FROM ([\w.\"]+)", re.I), "deleting from {}"),
+          (re.compile(r"\s*COPY ", re.I), "writing a file"))
 
 
 def connect(path: Path | str | None = None, *, threads: int | None = None,
@@ -38,7 +61,7 @@ def connect(path: Path | str | None = None, *, threads: int | None = None,
     spill folder to DuckDB's `<database>.tmp`."""
     con = duckdb.connect(str(path) if path else ":memory:")
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        con.execute("SET threads = $n", {"n": int(threads)})
     con.execute("SET memory_limit = $m", {"m": memory_limit or default_memory_limit()})
     if temp_directory:
         con.execute("SET temp_directory = $t", {"t": str(temp_directory)})
@@ -46,40 +69,118 @@ def connect(path: Path | str | None = None, *, threads: int | None = None,
     return con
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str,
+def constants(values: Mapping[str, Any]) -> None:
+    """Register the code's own SQL constants (comparison levels, reasons, phrases) as
+    named parameters. Every statement run here binds the ones it names ($name), so a
+    fragment can use them without each caller passing them. Never user values: those are
+    passed with the statement."""
+    for name, value in values.items():
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a parameter name: {name!r}")
+        if name in _CONSTANTS and _CONSTANTS[name] != value:
+            raise ValueError(f"SQL constant ${name} is registered twice")
+        _CONSTANTS[name] = value
+
+
+def _bound(statement: Statement, params: Mapping[str, Any] | None) -> tuple[str, dict | None]:
+    """The SQL text and exactly the parameters it names (DuckDB refuses extra ones): the
+    statement's own, the caller's, then the registered constants. A statement composed of
+    fragments can so take the union of their parameters."""
+    sql = statement.sql if isinstance(statement, Step) else statement
+    given = {**_CONSTANTS, **(statement.params if isinstance(statement, Step) else {}),
+             **(params or {})}
+    names = set(_PARAM.findall(sql))
+    bound = {name: given[name] for name in names if name in given}
+    return sql, bound or None
+
+
+def _failed(exc: duckdb.Error, sql: str, bound: Mapping[str, Any] | None) -> SqlError:
+    """The error of a failed statement: what it was doing (the table it was building)
+    and its first line, then DuckDB's message and the whole statement. A bound text that
+    DuckDB quotes in its message (a value that did not convert) is shown by its name."""
+    message = str(exc)
+    for name, value in (bound or {}).items():
+        if isinstance(value, str) and len(value) >= 3:
+            message = message.replace(value, f"${name}")
+    first = next((line.strip() for line in sql.splitlines() if line.strip()), "")
+    doing = "running a query"
+    for pattern, description in _DOING:
+        found = pattern.match(sql)
+        if found:
+            doing = description.format(*found.groups())
+            break
+    return SqlError(f"{doing} ({first[:120]}): {message}\n--- while running ---\n{sql}")
+
+
+def _execute(con: duckdb.DuckDBPyConnection, statement: Statement,
+             params: Mapping[str, Any] | None) -> duckdb.DuckDBPyConnection:
+    sql, bound = _bound(statement, params)
+    log.debug("sql: %s", sql)
+    try:
+        return con.execute(sql, bound)
+    except duckdb.Error as exc:
+        raise _failed(exc, sql, bound) from None
+
+
+def cursor(con: duckdb.DuckDBPyConnection, statement: Statement,
+           params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """Execute a query and return DuckDB's result, to read in batches (fetchmany)."""
+    return _execute(con, statement, params)
+
+
+def run(con: duckdb.DuckDBPyConnection, statement: Statement,
         params: Mapping[str, Any] | None = None) -> None:
     """Execute one statement whose result is not needed."""
-    log.debug("sql: %s", sql)
+    cursor = _execute(con, statement, params)
     try:
-        con.execute(sql, dict(params) if params else None).fetchall()
+        cursor.fetchall()
     except duckdb.Error as exc:
-        raise SqlError(f"{exc}\n--- while running ---\n{sql}") from exc
+        raise _failed(exc, *_bound(statement, params)) from None
 
 
-def df(con: duckdb.DuckDBPyConnection, sql: str,
+def materialise(con: duckdb.DuckDBPyConnection, table: str, query: Statement,
+                params: Mapping[str, Any] | None = None, temp: bool = False) -> None:
+    """Store a query's result as `table` (a name from code), replacing any earlier one;
+    temporary tables live in the connection's memory and spill past its memory limit."""
+    if not _NAME.fullmatch(table):
+        raise ValueError(f"not a table name: {table!r}")
+    step = query if isinstance(query, Step) else Step(query)
+    kind = "TEMP TABLE" if temp else "TABLE"
+    run(con, Step(f"CREATE OR REPLACE {kind} {table} AS {step.sql}", step.params), params)
+
+
+def df(con: duckdb.DuckDBPyConnection, statement: Statement,
        params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Run a query and return a pandas DataFrame."""
-    log.debug("sql: %s", sql)
+    cursor = _execute(con, statement, params)
     try:
-        return con.execute(sql, dict(params) if params else None).df()
+        return cursor.df()
     except duckdb.Error as exc:
-        raise SqlError(f"{exc}\n--- while running ---\n{sql}") from exc
+        raise _failed(exc, *_bound(statement, params)) from None
 
 
-def arrow(con: duckdb.DuckDBPyConnection, sql: str,
+def arrow(con: duckdb.DuckDBPyConnection, statement: Statement,
           params: Mapping[str, Any] | None = None) -> pa.Table:
     """Run a query and return a pyarrow Table."""
+    sql, bound = _bound(statement, params)
     log.debug("sql: %s", sql)
     try:
-        return con.sql(sql, params=dict(params) if params else None).to_arrow_table()
+        return con.sql(sql, params=bound).to_arrow_table()
     except duckdb.Error as exc:
-        raise SqlError(f"{exc}\n--- while running ---\n{sql}") from exc
+        raise _failed(exc, sql, bound) from None
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: str,
+def row(con: duckdb.DuckDBPyConnection, statement: Statement,
+        params: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
+    """Run a query and return its first row (empty when there is none)."""
+    rows = _execute(con, statement, params).fetchall()
+    return tuple(rows[0]) if rows else ()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, statement: Statement,
            params: Mapping[str, Any] | None = None) -> Any:
     """Run a query that returns one value."""
-    rows = con.execute(sql, dict(params) if params else None).fetchall()
+    rows = _execute(con, statement, params).fetchall()
     return rows[0][0] if rows else None
 
 
@@ -139,6 +240,14 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str,
     run(con, f"ATTACH $path AS {alias}{mode}", {"path": sql_path(path)})
 
 
+def variable_sql(name: str) -> str:
+    """`getvariable('name')` of a session variable set by `set_variables` (a name from
+    code, checked; DuckDB needs it as a literal)."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"not a variable name: {name!r}")
+    return f"getvariable('{name}')"
+
+
 def set_variables(con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> None:
     """Session variables read in SQL with getvariable('name'): values bound, never spliced.
 
@@ -151,10 +260,12 @@ def set_variables(con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> 
         run(con, f"SET VARIABLE {name} = $value", {"value": value})
 
 
-def copy_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path,
+def copy_parquet(con: duckdb.DuckDBPyConnection, query: Statement, path: Path,
                  partition_by: str | None = None) -> None:
     """Write a query's result as Parquet (zstd); a folder when partitioned."""
     options = "FORMAT parquet, COMPRESSION zstd"
     if partition_by:
         options += f", PARTITION_BY ({partition_by}), OVERWRITE_OR_IGNORE"
-    run(con, f"COPY ({query}) TO $path ({options})", {"path": sql_path(path)})
+    step = query if isinstance(query, Step) else Step(query)
+    run(con, Step(f"COPY ({step.sql}) TO $path ({options})", step.params),
+        {"path": sql_path(path)})

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from reconcile import db
-from reconcile.db import quote
-from reconcile.match.link import REVIEW_REASONS
+from reconcile.match.link import REVIEW_REASONS_SQL
 from reconcile.privacy import mask_sql
 from reconcile.tables import PROGRAMS, Table
 from schemas.outputs import CATEGORIES
@@ -53,6 +52,11 @@ ACTIONS = {
         "Update the beneficiary's domicile or the DTSEN record"),
 }
 DEFAULT_CUTOFFS = {"PKH": 4, "BPNT": 4, "BLT": 4, "PBI-JK": 5}
+# Each category's name and actions as the findings' SQL reads them ($action_id_<category>).
+db.constants({"categories": list(CATEGORIES),
+              **{f"category_{c}": c for c in ACTIONS},
+              **{f"action_id_{c}": a for c, (a, _) in ACTIONS.items()},
+              **{f"action_en_{c}": e for c, (_, e) in ACTIONS.items()}})
 
 
 @dataclass(frozen=True)
@@ -106,81 +110,83 @@ class ReportSettings:
         """SQL giving a row's yearly benefit, NULL where none is configured (needs bind)."""
         if not self.benefit:
             return "NULL::DOUBLE"
-        return (f"getvariable('benefits')::DOUBLE[][list_position("
+        # parenthesised: `x::DOUBLE[][i]` would parse as a fixed-size array type
+        return (f"(getvariable('benefits')::DOUBLE[])[list_position("
                 f"getvariable('benefit_programs'), {program})]")
 
 
 
 
-_REVIEW = db.in_list(REVIEW_REASONS)
-
-
-def _kemensos(category: str, severity: str, where: str, evidence: str,
-              cost: str = "NULL::DOUBLE") -> str:
-    action_id, action_en = ACTIONS[category]
+def _kemensos_sql(category: str, severity: str, where: str, evidence: str,
+                  cost: str = "NULL::DOUBLE") -> str:
+    if category not in ACTIONS:
+        raise ValueError(f"unknown category {category!r}")
     return f"""
-    SELECT '{category}' AS category, {severity} AS severity, 'kemensos' AS source,
+    SELECT $category_{category} AS category, {severity} AS severity, 'kemensos' AS source,
            id_penerima AS record_id, person_id, id_individu, id_keluarga, program,
            coalesce(kode_wilayah, bps_kode_wilayah) AS kode_wilayah, {evidence} AS evidence,
-           {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, {cost} AS cost,
-           penjelasan, explanation, rid
+           $action_id_{category} AS action_id, $action_en_{category} AS action_en,
+           {cost} AS cost, penjelasan, explanation, rid
     FROM enrolments WHERE {where}"""
 
 
-def finding_queries(settings: ReportSettings) -> list[str]:
+def finding_sqls(settings: ReportSettings) -> list[str]:
     """One query per category over `enrolments` (reconciled plus row order)."""
     masked_k, masked_b = mask_sql("nik"), mask_sql("bps_nik")
+    for_review = f"list_contains({REVIEW_REASONS_SQL}, no_match_reason)"
     return [
         # a register candidate more likely the person than not, but no link (below the
         # link threshold, a twin, ambiguous, or taken by a better row) goes to review,
         # not to a field visit for someone who is probably registered
-        _kemensos("not_in_register", "'high'",
-                  f"id_individu IS NULL AND coalesce(no_match_reason NOT IN {_REVIEW}, true)",
-                  "coalesce(no_match_reason, 'tidak ditemukan di DTSEN / not in register')"),
-        _kemensos("possible_match", "'medium'",
-                  f"id_individu IS NULL AND no_match_reason IN {_REVIEW}",
-                  "'kemungkinan terdaftar, peluang ' || round(match_probability, 2)"
-                  " || ' / likely in the register, probability ' || round(match_probability, 2)"),
-        _kemensos("inclusion_error",
-                  f"CASE WHEN desil >= {settings.cutoff_sql()} + 3 THEN 'high' ELSE 'medium' END",
-                  f"desil > {settings.cutoff_sql()}",
-                  f"'desil ' || desil || ' > batas/cut-off ' || {settings.cutoff_sql()}"),
-        _kemensos("duplicate_enrolment", "'high'", "enrolment_no > 1",
-                  "'pendaftaran ke-' || enrolment_no || ' untuk orang yang sama di ' || program"
-                  " || ' / enrolment ' || enrolment_no || ' of the same person'",
-                  settings.benefit_sql()),
-        _kemensos("invalid_nik", "CASE WHEN nik_status = 'blank' THEN 'medium' ELSE 'high' END",
-                  "nik_status IN ('blank', 'excel_damaged', 'bad_length', 'is_kk', 'temporary',"
-                  " 'bad_date', 'bad_region')", "'NIK: ' || nik_status"),
-        _kemensos("placeholder_nik", "'high'", "nik_status = 'placeholder'",
-                  "'NIK berisi nol/angka berulang / placeholder NIK'"),
-        _kemensos("nik_dob_conflict", "'low'", "nik_dob_conflict OR nik_sex_conflict",
-                  "concat_ws('; ', CASE WHEN nik_dob_conflict THEN 'tanggal lahir di NIK "
-                  "berbeda / NIK date differs' END, CASE WHEN nik_sex_conflict THEN "
-                  "'jenis kelamin di NIK berbeda / NIK sex differs' END)"),
-        _kemensos("nik_mismatch", "'medium'",
-                  "id_individu IS NOT NULL AND nik IS NOT NULL AND bps_nik IS NOT NULL "
-                  "AND nik <> bps_nik",
-                  f"'NIK ' || {masked_k} || ' <> DTSEN ' || {masked_b}"),
-        _kemensos("region_mismatch",
-                  "CASE WHEN left(kode_wilayah, 8) = left(bps_kode_wilayah, 8) "
-                  "THEN 'low' ELSE 'medium' END",
-                  "id_individu IS NOT NULL AND kode_wilayah <> bps_kode_wilayah",
-                  "'terdaftar di/enrolled in ' || kode_wilayah || ', DTSEN: ' "
-                  "|| bps_kode_wilayah"),
+        _kemensos_sql("not_in_register", "'high'",
+                      f"id_individu IS NULL AND coalesce(NOT {for_review}, true)",
+                      "coalesce(no_match_reason, 'tidak ditemukan di DTSEN / not in register')"),
+        _kemensos_sql("possible_match", "'medium'",
+                      f"id_individu IS NULL AND {for_review}",
+                      "'kemungkinan terdaftar, peluang ' || round(match_probability, 2)"
+                      " || ' / likely in the register, probability '"
+                      " || round(match_probability, 2)"),
+        _kemensos_sql("inclusion_error",
+                      f"CASE WHEN desil >= {settings.cutoff_sql()} + 3 THEN 'high'"
+                      " ELSE 'medium' END",
+                      f"desil > {settings.cutoff_sql()}",
+                      f"'desil ' || desil || ' > batas/cut-off ' || {settings.cutoff_sql()}"),
+        _kemensos_sql("duplicate_enrolment", "'high'", "enrolment_no > 1",
+                      "'pendaftaran ke-' || enrolment_no || ' untuk orang yang sama di ' || program"
+                      " || ' / enrolment ' || enrolment_no || ' of the same person'",
+                      settings.benefit_sql()),
+        _kemensos_sql("invalid_nik", "CASE WHEN nik_status = 'blank' THEN 'medium' ELSE 'high' END",
+                      "nik_status IN ('blank', 'excel_damaged', 'bad_length', 'is_kk', 'temporary',"
+                      " 'bad_date', 'bad_region')", "'NIK: ' || nik_status"),
+        _kemensos_sql("placeholder_nik", "'high'", "nik_status = 'placeholder'",
+                      "'NIK berisi nol/angka berulang / placeholder NIK'"),
+        _kemensos_sql("nik_dob_conflict", "'low'", "nik_dob_conflict OR nik_sex_conflict",
+                      "concat_ws('; ', CASE WHEN nik_dob_conflict THEN 'tanggal lahir di NIK "
+                      "berbeda / NIK date differs' END, CASE WHEN nik_sex_conflict THEN "
+                      "'jenis kelamin di NIK berbeda / NIK sex differs' END)"),
+        _kemensos_sql("nik_mismatch", "'medium'",
+                      "id_individu IS NOT NULL AND nik IS NOT NULL AND bps_nik IS NOT NULL "
+                      "AND nik <> bps_nik",
+                      f"'NIK ' || {masked_k} || ' <> DTSEN ' || {masked_b}"),
+        _kemensos_sql("region_mismatch",
+                      "CASE WHEN left(kode_wilayah, 8) = left(bps_kode_wilayah, 8) "
+                      "THEN 'low' ELSE 'medium' END",
+                      "id_individu IS NOT NULL AND kode_wilayah <> bps_kode_wilayah",
+                      "'terdaftar di/enrolled in ' || kode_wilayah || ', DTSEN: ' "
+                      "|| bps_kode_wilayah"),
     ]
 
 
 def exclusion_sql(settings: ReportSettings) -> str:
     """Poorest register families none of whose members is enrolled in any program."""
-    action_id, action_en = ACTIONS["exclusion_error"]
     return f"""
     SELECT 'exclusion_error' AS category, 'high' AS severity, 'bps' AS source,
            b.id_keluarga AS record_id, NULL AS person_id, NULL AS id_individu, b.id_keluarga,
            NULL AS program, any_value(b.kode_wilayah ORDER BY b.rid) AS kode_wilayah,
            'desil ' || min(b.desil) || ', ' || count(*) || ' anggota/members, tanpa bantuan / '
            || 'no enrolment' AS evidence,
-           {quote(action_id)} AS action_id, {quote(action_en)} AS action_en, NULL::DOUBLE AS cost,
+           $action_id_exclusion_error AS action_id, $action_en_exclusion_error AS action_en,
+           NULL::DOUBLE AS cost,
            NULL AS penjelasan, NULL AS explanation, NULL::BIGINT AS rid
     FROM {Table.CLEAN_BPS} b
     WHERE b.desil <= getvariable('exclusion_desil') AND b.id_keluarga IS NOT NULL
@@ -199,10 +205,9 @@ def find_discrepancies(con: duckdb.DuckDBPyConnection, settings: ReportSettings)
                                      ORDER BY id_individu IS NULL, match_probability DESC
                                               NULLS LAST, id_penerima, rid) AS enrolment_no
         FROM {Table.RECONCILED}""")
-    union = " UNION ALL ".join([*finding_queries(settings), exclusion_sql(settings)])
-    order = ", ".join(f"'{c}'" for c in CATEGORIES)
+    union = " UNION ALL ".join([*finding_sqls(settings), exclusion_sql(settings)])
     db.run(con, f"""CREATE OR REPLACE TABLE {Table.DISCREPANCIES} AS
         SELECT {', '.join(COLUMNS)} FROM ({union})
-        ORDER BY list_position([{order}], category), kode_wilayah NULLS LAST, rid, record_id""")
+        ORDER BY list_position($categories, category), kode_wilayah NULLS LAST, rid, record_id""")
     counts = db.df(con, f"SELECT category, count(*) AS n FROM {Table.DISCREPANCIES} GROUP BY 1")
     return dict(zip(counts["category"], counts["n"].astype(int), strict=True))

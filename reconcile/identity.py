@@ -156,21 +156,22 @@ def save_state(con: duckdb.DuckDBPyConnection, out: Path, run_id: str) -> Path:
 
 TRACKED_FIELDS = ("nik", "no_kk", "nama", "tgl_lahir", "jenis_kelamin", "alamat",
                   "kode_wilayah")
+db.constants({f"hash_prefix_{f}": f"{f}:" for f in TRACKED_FIELDS})
 
 
 def enrolments_sql() -> str:
     """This run's enrolments as the state keeps them: ids, desil, and keyed hashes of the
     tracked fields (one per field, and a whole-row fingerprint over those), never the
     values. Needs the fingerprint key bound (build_enrolments does)."""
-    hashes = ", ".join(f"{_field_hash(f)} AS h_{f}" for f in TRACKED_FIELDS)
+    hashes = ", ".join(f"{_field_hash_sql(f)} AS h_{f}" for f in TRACKED_FIELDS)
     row = " || '|' || ".join((*(f"h_{f}" for f in TRACKED_FIELDS), "coalesce(program, '')"))
     return f"""SELECT *, sha256({row}) AS fingerprint FROM (
                SELECT id_penerima, person_id, program, id_keluarga, desil, {hashes}
                FROM {Table.RECONCILED})"""
 
 
-def _field_hash(field: str) -> str:
+def _field_hash_sql(field: str) -> str:
     """Keyed hash of one tracked field, prefixed by the field's name so that equal values
     in different fields do not share a hash."""
-    return privacy.keyed_hash_sql(f"'{field}:' || coalesce({field}::VARCHAR, '')",
+    return privacy.keyed_hash_sql(f"$hash_prefix_{field} || coalesce({field}::VARCHAR, '')",
                                   FINGERPRINT_KEY)

@@ -36,48 +36,56 @@ PUBLISHED_SCHEMAS = {Table.RECONCILED: Reconciled, Table.QUARANTINE: Quarantine,
 # under a second at national scale (schemas.validate_table)
 SAMPLE_ROWS = {Table.RECONCILED: 200_000}
 PACKAGES = ("pandas", "pandera", "rapidfuzz", "prefect", "duckdb", "pyarrow", "numpy")
-RECONCILED_SQL = f"""
+
+
+def reconciled_sql(explained: str, evidence: str) -> str:
+    """The reconciled rows, with the explanation columns and the joins they need."""
+    return f"""
 SELECT k.rid, k.source_file, k.source_row, k.id_penerima, k.program, p.person_id,
        l.id_individu, b.id_keluarga, b.desil, l.match_probability, l.in_register_probability,
        l.match_type,
        l.no_match_reason, k.nik, k.nik_status, k.tgl_lahir_status, k.kode_wilayah_status, k.nik_dob_conflict, k.nik_sex_conflict,
        k.no_kk, k.nama, k.tgl_lahir, k.jenis_kelamin, k.alamat, k.kode_wilayah,
        b.nik AS bps_nik, b.kode_wilayah AS bps_kode_wilayah,
-       {{explained}},
+       {explained},
        coalesce(left(k.kode_wilayah, 5), left(b.kode_wilayah, 5), 'unknown') AS {PARTITION}
 FROM {Table.CLEAN_KEMENSOS} k
 LEFT JOIN {Table.KEMENSOS_PERSONS} p USING (rid)
 LEFT JOIN {Table.LINKS} l USING (person_id)
 LEFT JOIN {Table.CLEAN_BPS} b USING (id_individu)
-{{evidence}}
+{evidence}
 ORDER BY k.rid
 """
+
+
 OTHER_ROW = ("tertaut lewat pendaftaran lain dari orang yang sama",
              "linked through another enrolment of the same person")
 NO_CANDIDATE = ("tidak ada calon di DTSEN", "no register candidate")
 NEAREST = ("calon terdekat (tidak dipadankan): ", "nearest candidate (not linked): ")
+LANGS = ("id", "en")
+db.constants({f"{name}_{lang}": texts[i] for i, lang in enumerate(LANGS) for name, texts in
+              (("other_row", OTHER_ROW), ("no_candidate", NO_CANDIDATE), ("nearest", NEAREST))})
 
 
-def _explained(lang: int) -> str:
+def _explained_sql(lang: str) -> str:
     """The row's one-line explanation: its best candidate's evidence (review.explain)."""
     return (f"CASE WHEN l.id_individu IS NOT NULL AND eb.id_individu IS DISTINCT FROM "
-            f"l.id_individu THEN {db.quote(OTHER_ROW[lang])} WHEN e.bps_rid IS NULL "
-            f"THEN {db.quote(NO_CANDIDATE[lang])} ELSE CASE WHEN l.id_individu IS NULL "
-            f"THEN {db.quote(NEAREST[lang])} ELSE '' END "
-            f"|| {explanation_sql(('id', 'en')[lang], 'e.')} END")
+            f"l.id_individu THEN $other_row_{lang} WHEN e.bps_rid IS NULL "
+            f"THEN $no_candidate_{lang} ELSE CASE WHEN l.id_individu IS NULL "
+            f"THEN $nearest_{lang} ELSE '' END "
+            f"|| {explanation_sql(lang, 'e.')} END")
 
 
 def build_reconciled(con: duckdb.DuckDBPyConnection) -> None:
     """One row per usable Kemensos row, with its person, register match, desil and the
     one-line explanation of its match (Indonesian and English)."""
     if db.has_table(con, Table.MATCH_EVIDENCE):
-        explained = f"{_explained(0)} AS penjelasan, {_explained(1)} AS explanation"
+        explained = f"{_explained_sql('id')} AS penjelasan, {_explained_sql('en')} AS explanation"
         evidence = (f"LEFT JOIN {Table.MATCH_EVIDENCE} e ON e.rid = k.rid "
                     f"LEFT JOIN {Table.CLEAN_BPS} eb ON eb.rid = e.bps_rid")
     else:
         explained, evidence = "NULL AS penjelasan, NULL AS explanation", ""
-    sql = RECONCILED_SQL.format(explained=explained, evidence=evidence)
-    db.run(con, f"CREATE OR REPLACE TABLE {Table.RECONCILED} AS {sql}")
+    db.materialise(con, Table.RECONCILED, reconciled_sql(explained, evidence))
 
 
 def restrict_to_regions(con: duckdb.DuckDBPyConnection, prefixes: tuple[str, ...]) -> dict:
@@ -125,12 +133,12 @@ def masked_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
     columns = db.df(con, "SELECT column_name FROM duckdb_columns() WHERE table_name = $t "
                          "AND database_name = current_database() "
                          "AND data_type = 'VARCHAR' ORDER BY column_index", {"t": table})
-    masked = ", ".join(f'{privacy.mask_long_digits_sql(_quoted(c))} AS {_quoted(c)}'
+    masked = ", ".join(f'{privacy.mask_long_digits_sql(_quoted_sql(c))} AS {_quoted_sql(c)}'
                        for c in columns["column_name"])
     return f"SELECT * REPLACE ({masked}) FROM {table}" if masked else f"SELECT * FROM {table}"
 
 
-def _quoted(name: str) -> str:
+def _quoted_sql(name: str) -> str:
     """A column name (from the database's own catalogue) as a SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 

@@ -22,6 +22,7 @@ from reconcile.match.settings import MatchSettings
 from reconcile.tables import Table
 
 UNPLACED = "00"
+db.constants({"unplaced": UNPLACED})
 # One DuckDB thread per province: parallelism comes from running provinces at once, and a
 # province's floating-point sums then add up in the same order wherever it runs, so the
 # answer cannot depend on the scheduler (more threads reorder parallel aggregates).
@@ -36,7 +37,7 @@ PART = """coalesce(left(kode_wilayah, 2),
 # go unmatched; the cross-province NIK pass then finds the movers among them.
 PARTS_SQL = f"""
 SELECT {PART} AS part, count(*) AS people FROM {Table.CLEAN_BPS}
-WHERE {PART} <> '{UNPLACED}' GROUP BY ALL ORDER BY part
+WHERE {PART} <> $unplaced GROUP BY ALL ORDER BY part
 """
 ASSIGNED = f"CASE WHEN list_contains($parts, {PART}) THEN {PART} ELSE $main END"
 

@@ -22,21 +22,26 @@ PROGRAM_COLUMNS = {p: f"enrolments_{p.lower().replace('-', '_')}" for p in PROGR
 assert all(re.fullmatch(r"[a-z_][a-z0-9_]*", c) for c in PROGRAM_COLUMNS.values())
 
 
-def _program_counts() -> str:
-    return ", ".join(
-        f"count(*) FILTER (program = getvariable('programs')[{n}]) AS {column}"
-        for n, column in enumerate(PROGRAM_COLUMNS.values(), start=1))
+DESILS = range(1, 11)
+# The program of each count column and the desils, as summary_sql binds them.
+db.constants({**{f"program_of_{column}": p for p, column in PROGRAM_COLUMNS.items()},
+              **{f"desil_{d}": d for d in DESILS}})
 
 
-def _desil_counts() -> str:
-    return ", ".join(f"count(DISTINCT person_id) FILTER (desil = {d}) AS beneficiaries_desil_{d}"
-                     for d in range(1, 11))
+def _program_counts_sql() -> str:
+    return ", ".join(f"count(*) FILTER (program = $program_of_{column}) AS {column}"
+                     for column in PROGRAM_COLUMNS.values())
+
+
+def _desil_counts_sql() -> str:
+    return ", ".join(f"count(DISTINCT person_id) FILTER (desil = $desil_{d})"
+                     f" AS beneficiaries_desil_{d}" for d in DESILS)
 
 
 def summary_sql(settings: ReportSettings) -> str:
     """Per regency and per district: beneficiaries, matching, desil, coverage, estimates.
 
-    Needs settings.bind and the `programs` variable (summarise_regions binds both)."""
+    Needs settings.bind (summarise_regions binds it)."""
     return f"""
     CREATE OR REPLACE TABLE {Table.REGION_SUMMARY} AS
     WITH enrolments AS (
@@ -44,9 +49,9 @@ def summary_sql(settings: ReportSettings) -> str:
     ), beneficiaries AS (
         SELECT level, left(wil, width) AS kode_wilayah,
                count(DISTINCT person_id) AS beneficiaries, count(*) AS enrolments,
-               {_program_counts()},
+               {_program_counts_sql()},
                avg((id_individu IS NOT NULL)::INT) AS share_matched,
-               {_desil_counts()},
+               {_desil_counts_sql()},
                count(DISTINCT person_id) FILTER (desil IS NULL) AS beneficiaries_desil_unknown,
                avg(coalesce(desil > {settings.cutoff_sql()}, false)::INT) AS inclusion_error_share
         FROM enrolments, {LEVELS} WHERE wil IS NOT NULL GROUP BY ALL
@@ -88,5 +93,4 @@ def summary_sql(settings: ReportSettings) -> str:
 def summarise_regions(con: duckdb.DuckDBPyConnection, settings: ReportSettings) -> None:
     """Write the region_summary table."""
     settings.bind(con)
-    db.set_variables(con, {"programs": list(PROGRAM_COLUMNS)})
     db.run(con, summary_sql(settings))

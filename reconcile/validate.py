@@ -18,6 +18,7 @@ from reconcile.privacy import mask_sql
 from reconcile.tables import Table
 
 USABLE_NIK = ("valid", "temporary", "bad_region", "bad_date")
+db.constants({"usable_nik": list(USABLE_NIK)})
 REGIONS = "ref_regions"
 CROSSWALK = "ref_bps_kecamatan"
 
@@ -75,14 +76,14 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     crosswalk = reference.load_bps_crosswalk("kecamatan")[["kode_bps", "kode_dagri_dotted"]]
     db.put(con, CROSSWALK, crosswalk)
     for name, body in MACROS.items():  # in order: a macro may use the ones above it
-        db.run(con, f"CREATE OR REPLACE MACRO {name}{_params(body)}")
+        db.run(con, f"CREATE OR REPLACE MACRO {name}{_macro_sql(body)}")
 
 
-def _params(body: str) -> str:
+def _macro_sql(body: str) -> str:
     """'(a, b) -> expr' as DuckDB's '(a, b) AS (expr)'."""
-    args, _, expr = body.partition("->")
-    args = args.strip()
-    return f"{args if args.startswith('(') else '(' + args + ')'} AS ({expr.strip()})"
+    args, _, expr = (part.strip() for part in body.partition("->"))
+    parameters = args if args.startswith("(") else f"({args})"
+    return f"{parameters} AS ({expr})"
 
 
 def person_sql(source: Table) -> str:
@@ -194,11 +195,11 @@ def _clean_stats(con: duckdb.DuckDBPyConnection) -> None:
 QUARANTINE_RULES = (
     # table, source, condition, reason_code, reason, column
     (Table.CLEAN_KEMENSOS, "kemensos",
-     f"nama IS NULL AND nik_status NOT IN {USABLE_NIK}", "no_identity",
+     "nama IS NULL AND NOT list_contains($usable_nik, nik_status)", "no_identity",
      "no name and no usable NIK: nothing identifies the beneficiary", "nama"),
     (Table.CLEAN_BPS, "bps", "id_individu IS NULL", "no_record_id",
      "the register row has no id_individu", "id_individu"),
-    (Table.CLEAN_BPS, "bps", f"nama IS NULL AND nik_status NOT IN {USABLE_NIK}",
+    (Table.CLEAN_BPS, "bps", "nama IS NULL AND NOT list_contains($usable_nik, nik_status)",
      "no_identity", "no name and no usable NIK: nothing identifies the person", "nama"),
     (Table.CLEAN_STATS, "stats", "kode_wilayah IS NULL OR kode_wilayah NOT IN "
      f"(SELECT kode FROM {REGIONS})", "bad_region",
@@ -208,20 +209,28 @@ QUARANTINE_RULES = (
 SHOWN_ROWS = 3
 # The statistics file's own checks (raw text as read): a rule broken refuses the file, as
 # a count that is not a number, negative or doubled would make every estimate wrong.
-NUMBER = "try_cast(replace(trim({c}), ',', '') AS DOUBLE)"
-PERCENT = "try_cast(replace(trim({c}), ',', '.') AS DOUBLE)"
+
+
+def _number_sql(column: str) -> str:
+    return f"try_cast(replace(trim({column}), ',', '') AS DOUBLE)"
+
+
+def _percent_sql(column: str) -> str:
+    return f"try_cast(replace(trim({column}), ',', '.') AS DOUBLE)"
+
+
 STATS_RULES = (
     # column, condition on raw_stats, what is wrong
-    ("penduduk_miskin", f"NOT coalesce(isfinite({NUMBER.format(c='penduduk_miskin')}), false)",
+    ("penduduk_miskin", f"NOT coalesce(isfinite({_number_sql('penduduk_miskin')}), false)",
      "is blank or not a number"),
-    ("penduduk_miskin", f"{NUMBER.format(c='penduduk_miskin')} < 0", "is negative"),
+    ("penduduk_miskin", f"{_number_sql('penduduk_miskin')} < 0", "is negative"),
     ("jumlah_penduduk", f"nullif(trim(jumlah_penduduk), '') IS NOT NULL AND NOT coalesce("
-     f"isfinite({NUMBER.format(c='jumlah_penduduk')}), false)", "is not a number"),
-    ("jumlah_penduduk", f"{NUMBER.format(c='jumlah_penduduk')} < 0", "is negative"),
-    ("penduduk_miskin", f"{NUMBER.format(c='penduduk_miskin')} > "
-     f"{NUMBER.format(c='jumlah_penduduk')}", "is more than jumlah_penduduk"),
+     f"isfinite({_number_sql('jumlah_penduduk')}), false)", "is not a number"),
+    ("jumlah_penduduk", f"{_number_sql('jumlah_penduduk')} < 0", "is negative"),
+    ("penduduk_miskin", f"{_number_sql('penduduk_miskin')} > "
+     f"{_number_sql('jumlah_penduduk')}", "is more than jumlah_penduduk"),
     *((c, f"nullif(trim({c}), '') IS NOT NULL AND NOT coalesce("
-          f"{PERCENT.format(c=c)} BETWEEN 0 AND 100, false)", "is not a percentage (0-100)")
+          f"{_percent_sql(c)} BETWEEN 0 AND 100, false)", "is not a percentage (0-100)")
       for c in ("persen_miskin", "persen_miskin_ekstrem")),
     ("kode_wilayah", "region_code(kode_wilayah) IN (SELECT region_code(kode_wilayah) "
      f"FROM {Table.RAW_STATS} GROUP BY ALL HAVING count(*) > 1)",
@@ -234,10 +243,10 @@ def check_stats(con: duckdb.DuckDBPyConnection) -> None:
     column and rows of each broken rule; values are not shown."""
     broken = []
     for column, condition, what in STATS_RULES:
-        found = con.execute(f"""
+        found = db.row(con, f"""
             SELECT any_value(source_file), count(*),
-                   list(source_row ORDER BY source_row)[1:{SHOWN_ROWS}]
-            FROM {Table.RAW_STATS} WHERE {condition}""").fetchone()
+                   list(source_row ORDER BY source_row)[1:$shown]
+            FROM {Table.RAW_STATS} WHERE {condition}""", {"shown": SHOWN_ROWS})
         if found[1]:
             broken.append(f"column {column} {what} in {found[1]} row(s), e.g. "
                           f"{', '.join(f'row {r}' for r in found[2])}")
@@ -249,12 +258,13 @@ def check_stats(con: duckdb.DuckDBPyConnection) -> None:
 def check_register(con: duckdb.DuckDBPyConnection) -> None:
     """A register id given to two rows makes every link to it ambiguous: refused with
     the rows (not the id, which may identify the person)."""
-    found = con.execute(f"""
+    found = db.row(con, f"""
         SELECT any_value(source_file), count(*), sum(n),
-               list(rows ORDER BY rows[1])[1:{SHOWN_ROWS}]
+               list(rows ORDER BY rows[1])[1:$shown]
         FROM (SELECT any_value(source_file) AS source_file, count(*) AS n,
                      list(source_row ORDER BY source_row)[1:2] AS rows
-              FROM {Table.CLEAN_BPS} GROUP BY id_individu HAVING count(*) > 1)""").fetchone()
+              FROM {Table.CLEAN_BPS} GROUP BY id_individu HAVING count(*) > 1)""",
+                   {"shown": SHOWN_ROWS})
     if found[1]:
         shown = "; ".join(" and ".join(f"row {r}" for r in rows) for rows in found[3])
         raise InputError(f"{found[0]}: column id_individu repeats: {found[1]} id(s) given to "
@@ -270,9 +280,9 @@ def refuse_if_nothing_usable(con: duckdb.DuckDBPyConnection) -> None:
                                 (Table.CLEAN_STATS, "stats", "statistics")):
         if db.count(con, table):
             continue
-        files, reasons = con.execute(f"""
+        files, reasons = db.row(con, f"""
             SELECT string_agg(DISTINCT source_file, ', '), string_agg(DISTINCT reason_code, ', ')
-            FROM {Table.QUARANTINE} WHERE source = $source""", {"source": source}).fetchone()
+            FROM {Table.QUARANTINE} WHERE source = $source""", {"source": source})
         raise InputError(f"{files or source}: no usable {what} row: every row was "
                          f"quarantined ({reasons or 'none read'}); fix the file and run again")
 
@@ -285,8 +295,9 @@ def _quarantine(con: duckdb.DuckDBPyConnection) -> None:
     for table, source, condition, code, reason, column in QUARANTINE_RULES:
         shown = _raw_values_sql(table)
         db.run(con, f"""INSERT INTO {Table.QUARANTINE}
-            SELECT '{source}', source_file, source_row, '{code}', '{reason}', '{column}',
-                   {shown} FROM {table} WHERE {condition}""")
+            SELECT $source, source_file, source_row, $code, $reason, $column,
+                   {shown} FROM {table} WHERE {condition}""",
+               {"source": source, "code": code, "reason": reason, "column": column})
         db.run(con, f"DELETE FROM {table} WHERE {condition}")
 
 

@@ -32,8 +32,9 @@ def validate_table(con, table: str, schema: pa.DataFrameSchema,
     has_regex = any(c.regex for c in schema.columns.values())
     located = [] if has_regex or schema.strict is True else _located(con, table)
     select = "*" if has_regex else ", ".join(dict.fromkeys([*names, *located]))
-    limit = f" ORDER BY hash(rowid) LIMIT {int(sample_rows)}" if sample_rows else ""
-    frame = con.execute(f"SELECT {select} FROM {table}{limit}").df()
+    sample = " ORDER BY hash(rowid) LIMIT $rows" if sample_rows else ""
+    frame = con.execute(f"SELECT {select} FROM {table}{sample}",
+                        {"rows": int(sample_rows)} if sample_rows else None).df()
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as exc:

@@ -8,7 +8,7 @@ import pytest
 
 from reconcile import db
 from reconcile.match import score
-from reconcile.match.link import RowPrior, row_probability_sql
+from reconcile.match.link import RowPrior, prior_params, row_probability_sql
 
 PAIR_BITS = -17.0  # the link prior's bits in every pair's weight
 REGISTER = 200_000
@@ -24,8 +24,8 @@ def _con(pairs: pd.DataFrame, rows: int):
 def _row_probabilities(pairs: pd.DataFrame, prior: RowPrior) -> pd.Series:
     con = _con(pairs, pairs["rid_l"].nunique())
     try:
-        out = db.df(con, f"SELECT rid_l, rid_r, {row_probability_sql(prior)} AS p FROM pairs"
-                         " ORDER BY rid_l, rid_r")
+        out = db.df(con, f"SELECT rid_l, rid_r, {row_probability_sql()} AS p FROM pairs"
+                         " ORDER BY rid_l, rid_r", prior_params(prior))
     finally:
         con.close()
     return out.set_index(["rid_l", "rid_r"])["p"]

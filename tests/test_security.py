@@ -162,6 +162,72 @@ def test_hostile_resource_options_are_refused_or_bound(run_config, small_data, t
     assert list(spill.iterdir()) == []
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("matching", {"link_threshold": "0.9; DROP TABLE links; --"}),
+    ("matching", {"ambiguity_bits": "1) OR true --"}),
+    ("matching", {"max_pairs_per_key": 5000.5}),
+    ("matching", {"u_sample": "600 LIMIT 1; COPY links TO '/tmp/leak.csv'; --"}),
+    ("matching", {"link_threshold'; --": 0.9}),
+    ("matching", {"review_threshold": 1.5}),
+    ("review", {"cap_per_village": "25; DROP TABLE review_queue; --"}),
+    ("review", {"audit_per_band": "2') OR true --"}),
+    ("review", {"weak_link_below": "0.99 --"}),
+    ("review", {"cap_per_village'; --": 25}),
+])
+def test_hostile_matching_and_review_settings_are_refused(run_config, small_data, tmp_path,
+                                                          option, value):
+    with pytest.raises(InputError, match=option):
+        run_config(small_data, tmp_path / "out", **{option: value})
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("options", [
+    ["--review-cap", "25; DROP TABLE review_queue; --"], ["--review-audit", "2 --"],
+    ["--matching", json.dumps({"ambiguity_bits": "1; --"})], ["--link-threshold", "0.9'; --"],
+])
+def test_hostile_review_and_matching_options_stop_the_cli(small_data, tmp_path, capsys,
+                                                          options):
+    try:
+        code = main(_cli(small_data, tmp_path / "out", *options))
+    except SystemExit as exc:  # argparse refuses a value that is not a number
+        code = exc.code
+    assert code == 2 and "reconcile" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_option_value_reaches_sql_text(run_config, small_data, tmp_path, monkeypatch):
+    """Run with distinctive values for every numeric and text option and record every
+    statement the library runs: none of the values is in any statement's text (they are
+    bound), while the run uses them (the queue's cap, the benefit's cost)."""
+    statements: list[str] = []
+    bound = db._bound
+
+    def record(statement, params):
+        sql, values = bound(statement, params)
+        statements.append(sql)
+        return sql, values
+
+    monkeypatch.setattr(db, "_bound", record)
+    values = {"0.912345", "0.51234", "0.98765", "0.90123", "1.23456", "4321", "577",
+              "8765", "6543", "2471113", "hostile-out-zq", "17.01"}
+    out = tmp_path / "hostile-out-zq"
+    result = run_pipeline(run_config(
+        small_data, out, regions=("17.01",),
+        matching={"link_threshold": 0.912345, "review_threshold": 0.51234,
+                  "dedupe_threshold": 0.98765, "attach_threshold": 0.90123,
+                  "ambiguity_bits": 1.23456, "max_pairs_per_key": 4321, "u_sample": 577},
+        review={"cap_per_village": 8765, "audit_per_band": 6543},
+        eligibility={"cutoff": {"PKH": 3}, "benefit": {"PBI-JK": 2471113}}))
+    assert result["reconciled_rows"] > 0 and len(statements) > 100
+    found = {v for v in values for sql in statements if v in sql}
+    assert not found, found
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["review"]["cap_per_village"] == 8765
+    costs = _query("SELECT DISTINCT cost FROM read_parquet($p) WHERE program = 'PBI-JK' "
+                   "AND category = 'duplicate_enrolment'", {"p": str(out / "discrepancies.parquet")})
+    assert costs == [(2471113.0,)]  # the benefit, bound, costs the program's duplicates
+
+
 # --- keys ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key", ["", "short-key-123", "a" * 40, "abababababababababababababababab"])
@@ -335,6 +401,7 @@ def test_published_tables_mask_an_id_that_is_a_nik(con):
     db.run(con, "CREATE TABLE changes AS SELECT 'person_merge' AS change, 'P-' || $nik AS "
                 "person_id, $nik AS record_id, 1 AS n, 'earlier person P-' || $nik AS detail",
            {"nik": NIK})
-    row = con.execute(outputs.masked_sql(con, "changes")).fetchall()
+    masked = db.arrow(con, outputs.masked_sql(con, "changes"))  # binds the mask's pattern
+    row = [tuple(r.values()) for r in masked.to_pylist()]
     assert row == [("person_merge", "P-1771********0001", "1771********0001", 1,
                     "earlier person P-1771********0001")]

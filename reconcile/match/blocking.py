@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconcile import db
-from reconcile.match.ddl import create
-from reconcile.tables import Table
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ KEYS = "match_block_keys"  # + _l / _r: one table per side
 CAPPED = "match_capped_keys"
 
 
-def keys_sql(rules: tuple[BlockingRule, ...], std: Table, side: str,
+def keys_sql(rules: tuple[BlockingRule, ...], std: str, side: str,
              only_keys_of: str | None = None) -> str:
     """Store (rid, rule, key) of every rule over one std table in {KEYS}_{side}.
 
@@ -104,16 +102,17 @@ def keys_sql(rules: tuple[BlockingRule, ...], std: Table, side: str,
     are the same, and the register's keys shrink to those of the rows being matched.
     """
     parts = []
-    for number, rule in enumerate(rules):
+    for rule in rules:
         key = f"unnest({rule.key})" if rule.unnest else rule.key
-        parts.append(f"SELECT s.rid, {number}::UTINYINT AS rule, {key} AS key FROM {std} s")
+        parts.append(f"SELECT s.rid, $rule_{rule.name}::UTINYINT AS rule, {key} AS key"
+                     f" FROM {std} s")
     union = "\nUNION ALL\n".join(parts)
     semi = f" SEMI JOIN {only_keys_of} o USING (rule, key)" if only_keys_of else ""
     return (f"CREATE OR REPLACE TEMP TABLE {KEYS}_{side} AS"
             f" SELECT k.* FROM ({union}) k{semi} WHERE k.key IS NOT NULL")
 
 
-def block_keys_sql(left: Table, right: Table, rules: tuple[BlockingRule, ...]) -> list[str]:
+def block_keys_sql(left: str, right: str, rules: tuple[BlockingRule, ...]) -> list[str]:
     """Statements storing the blocking keys of both sides (one side when deduplicating)."""
     statements = [keys_sql(rules, left, "l")]
     if right != left:
@@ -121,8 +120,18 @@ def block_keys_sql(left: Table, right: Table, rules: tuple[BlockingRule, ...]) -
     return statements
 
 
-def capped_sql(dedupe: bool, max_pairs: int) -> str:
-    """Preflight: keys that would make more than `max_pairs` pairs."""
+def rule_params(rules: tuple[BlockingRule, ...], max_pairs: int) -> dict[str, object]:
+    """What the blocking statements bind: each rule's number ($rule_<name>, the position
+    in `rules`), the names by number and the pair cap."""
+    names = [r.name for r in rules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"blocking rule names repeat: {names}")
+    return {"rule_names": names, "max_pairs": int(max_pairs),
+            **{f"rule_{name}": number for number, name in enumerate(names)}}
+
+
+def capped_sql(dedupe: bool) -> str:
+    """Preflight: keys that would make more than $max_pairs pairs."""
     if dedupe:
         counts = (f"SELECT rule, key, count(*) * (count(*) - 1) // 2 AS pairs"
                   f" FROM {KEYS}_l GROUP BY rule, key")
@@ -133,19 +142,16 @@ def capped_sql(dedupe: bool, max_pairs: int) -> str:
                   f" USING (rule, key)")
     return f"""
     CREATE OR REPLACE TEMP TABLE {CAPPED} AS
-    SELECT rule, key, pairs FROM ({counts}) WHERE pairs > {int(max_pairs)}
+    SELECT rule, key, pairs FROM ({counts}) WHERE pairs > $max_pairs
     """
 
 
-def pairs_sql(target: str, rules: tuple[BlockingRule, ...], dedupe: bool,
-              temp: bool = False) -> str:
+def pairs_sql(dedupe: bool) -> str:
     """Join the keys; a pair found by several rules keeps the first rule's name."""
     right_keys = f"{KEYS}_l" if dedupe else f"{KEYS}_r"
     order = "WHERE l.rid < r.rid" if dedupe else ""
-    names = ", ".join(f"'{r.name}'" for r in rules)
     return f"""
-    {create(target, temp)} AS
-    SELECT rid_l, rid_r, ([{names}])[rule + 1] AS matched_by FROM (
+    SELECT rid_l, rid_r, $rule_names[rule + 1] AS matched_by FROM (
         SELECT l.rid AS rid_l, r.rid AS rid_r, min(l.rule) AS rule
         FROM (FROM {KEYS}_l ANTI JOIN {CAPPED} USING (rule, key)) l
         JOIN (FROM {right_keys} ANTI JOIN {CAPPED} USING (rule, key)) r
@@ -155,17 +161,18 @@ def pairs_sql(target: str, rules: tuple[BlockingRule, ...], dedupe: bool,
     """
 
 
-def block(con, left: Table, right: Table, target: str, max_pairs: int,
+def block(con, left: str, right: str, target: str, max_pairs: int,
           rules: tuple[BlockingRule, ...] = RULES, temp: bool = False) -> dict:
     """Write candidate pairs (rid_l, rid_r, matched_by) to `target`; return counts.
 
     With `left == right` the pairs are within one table, each unordered pair once.
     """
     dedupe = left == right
+    params = rule_params(rules, max_pairs)
     for statement in block_keys_sql(left, right, rules):
-        db.run(con, statement)
-    db.run(con, capped_sql(dedupe, max_pairs))
-    db.run(con, pairs_sql(target, rules, dedupe, temp))
+        db.run(con, statement, params)
+    db.run(con, capped_sql(dedupe), params)
+    db.materialise(con, target, pairs_sql(dedupe), params, temp)
     per_rule = db.df(con, f"SELECT matched_by, count(*) AS n FROM {target} GROUP BY 1")
     capped = db.df(con, f"SELECT rule, key, pairs FROM {CAPPED} ORDER BY pairs DESC LIMIT 20")
     capped["rule"] = [rules[i].name for i in capped["rule"]]

@@ -8,7 +8,10 @@ the precomputed similarities.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from reconcile import db
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,21 @@ class Comparison:
         return len(self.levels)
 
     def gamma_sql(self) -> str:
-        """CASE expression giving this comparison's level."""
-        whens = " ".join(f"WHEN {cond} THEN {self.top - i}"
-                         for i, (_, cond) in enumerate(self.levels))
+        """CASE expression giving this comparison's level (the levels' gammas bound by
+        name, `level_params`)."""
+        whens = " ".join(f"WHEN {cond} THEN {self.level_sql(label)}"
+                         for label, cond in self.levels)
         return f"CASE WHEN {self.missing} THEN -1 {whens} ELSE 0 END AS gamma_{self.name}"
+
+    def level_sql(self, label: str) -> str:
+        """The parameter holding a level's gamma, named by its label
+        (`$gamma_dob_day_and_month_swapped`)."""
+        self.gamma(label)  # an unknown label fails here, not in DuckDB
+        return "$" + _level_param(self.name, label)
+
+    def level_params(self) -> dict[str, int]:
+        """The gamma of each level by parameter name (see `level_sql`)."""
+        return {_level_param(self.name, label): self.gamma(label) for label, _ in self.levels}
 
     @property
     def neutral_gammas(self) -> tuple[int, ...]:
@@ -53,7 +67,12 @@ class Comparison:
         return "else" if gamma == 0 else self.levels[self.top - gamma][0]
 
 
-def _both(col: str) -> str:
+def _level_param(comparison: str, label: str) -> str:
+    """`gamma_<comparison>_<label in lower case, words joined by _>`."""
+    return f"gamma_{comparison}_" + re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
+def _missing_sql(col: str) -> str:
     return f"({col}_l IS NULL OR {col}_r IS NULL)"
 
 
@@ -102,7 +121,7 @@ COMPARISONS = (
         ("initials or words left out", _ABBREVIATES),
         ("jw>=0.75", "name_sim >= 0.75"),
     ), tf_level="exact"),
-    Comparison("nik", _both("nik"), (
+    Comparison("nik", _missing_sql("nik"), (
         ("exact", f"nik_l = nik_r AND {_CORROBORATED}"),
         # The same NIK on two people who share neither name nor birth date: a family
         # member's NIK typed into the field: no evidence either way (weight 0).
@@ -120,7 +139,7 @@ COMPARISONS = (
         # evidence of identity (neutral), though nearly never seen between strangers.
         ("same region and date, other serial", "left(nik_l, 12) = left(nik_r, 12)"),
     ), neutral=("exact, name and birth date disagree", "same region and date, other serial")),
-    Comparison("dob", f"{_both('dob')} AND NOT coalesce({_NIK_DATE_AGREES}, false)", (
+    Comparison("dob", f"{_missing_sql('dob')} AND NOT coalesce({_NIK_DATE_AGREES}, false)", (
         ("exact", "dob_l = dob_r"),
         ("NIK date agrees, typed date unknown", _NIK_DATE_AGREES),
         ("day and month swapped", "dob_key_l = dob_key_r"),
@@ -130,7 +149,7 @@ COMPARISONS = (
                                           " + (month(dob_l) = month(dob_r))::INT"
                                           " + (day(dob_l) = day(dob_r))::INT = 2"),
     )),
-    Comparison("sex", _both("sex"), (("equal", "sex_l = sex_r"),)),
+    Comparison("sex", _missing_sql("sex"), (("equal", "sex_l = sex_r"),)),
     # KK and address are one comparison: family members share both, so as two
     # independent fields they would count the same household evidence twice.
     Comparison("household", "(village_l IS NULL OR village_r IS NULL) AND"
@@ -149,9 +168,29 @@ COMPARISONS = (
     )),
 )
 
+
 def level(comparison: str, label: str) -> int:
     """The gamma value of a comparison's level, by names: `level("dob", "exact")`."""
-    return next(c for c in COMPARISONS if c.name == comparison).gamma(label)
+    return _comparison(comparison).gamma(label)
+
+
+def level_sql(comparison: str, label: str) -> str:
+    """The bound parameter of a comparison's level: SQL outside this module compares
+    gammas with it (`gamma_nik = $gamma_nik_exact`), never with a number."""
+    return _comparison(comparison).level_sql(label)
+
+
+def level_params(comparisons: tuple[Comparison, ...] = COMPARISONS) -> dict[str, int]:
+    """The gammas of the comparisons' levels by parameter name."""
+    return {k: v for c in comparisons for k, v in c.level_params().items()}
+
+
+def _comparison(name: str) -> Comparison:
+    return next(c for c in COMPARISONS if c.name == name)
+
+
+# Bound in every statement that names them (db.constants), so fragments need no plumbing.
+db.constants(level_params())
 
 
 PAIR_COLUMNS = (
@@ -168,11 +207,11 @@ def sims_sql() -> str:
 
 
 def compare_sql(pairs: str, left: str, right: str, target: str,
-                comparisons: tuple[Comparison, ...] = COMPARISONS) -> str:
+                comparisons: tuple[Comparison, ...] = COMPARISONS) -> db.Step:
     """Join each pair to both records and compute similarities and gamma levels."""
     cols = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in PAIR_COLUMNS)
     gammas = ",\n       ".join(c.gamma_sql() for c in comparisons)
-    return f"""
+    sql = f"""
     CREATE OR REPLACE TEMP TABLE {target} AS
     WITH joined AS (
         SELECT p.rid_l, p.rid_r, p.matched_by, {cols}
@@ -185,3 +224,4 @@ def compare_sql(pairs: str, left: str, right: str, target: str,
            {gammas}
     FROM sims
     """
+    return db.Step(sql, level_params(comparisons))

@@ -23,7 +23,7 @@ GROUPS = "match_dedupe_groups"
 
 
 def edges_sql(threshold: float, attach_threshold: float | None = None,
-              attach_offset_bits: float = 0.0) -> str:
+              attach_offset_bits: float = 0.0) -> db.Step:
     """Dedupe edges that touch at least one unlinked row.
 
     Between two unlinked rows: match probability >= `threshold`. Between an unlinked and
@@ -34,16 +34,16 @@ def edges_sql(threshold: float, attach_threshold: float | None = None,
     """
     attach = threshold if attach_threshold is None else attach_threshold
     attach_bits = float(np.log2(attach / (1 - attach))) - float(attach_offset_bits)
-    return f"""
+    return db.Step(f"""
     SELECT p.rid_l, p.rid_r FROM {DEDUPE_SCORED} p
     JOIN {ROW_LINKS} a ON a.rid = p.rid_l JOIN {ROW_LINKS} b ON b.rid = p.rid_r
     WHERE (a.reason IS NOT NULL AND b.reason IS NOT NULL
-           AND p.match_probability >= {float(threshold)!r})
+           AND p.match_probability >= $dedupe_threshold)
        OR ((a.reason IS NULL) <> (b.reason IS NULL)
-           AND p.match_weight >= {attach_bits!r})
+           AND p.match_weight >= $attach_bits)
     ORDER BY p.match_weight DESC, least(p.src_id_l, p.src_id_r),
              greatest(p.src_id_l, p.src_id_r)  -- ids, not row numbers: row order must not matter
-    """
+    """, {"dedupe_threshold": float(threshold), "attach_bits": attach_bits})
 
 
 def nodes_sql(edges: str) -> str:
@@ -93,7 +93,8 @@ def cluster_rows(con, threshold: float, attach_threshold: float | None = None,
     """Group the dedupe edges without chaining and write kemensos_persons. Rows an
     officer called one person are merged first, whatever the constraints; rows called
     two people join the cannot-link pairs."""
-    edges_query = edges_sql(threshold, attach_threshold, attach_offset_bits)
+    edges_step = edges_sql(threshold, attach_threshold, attach_offset_bits)
+    edges_query, params = edges_step.sql, edges_step.params
     cannot_query = cannot_sql()
     forced = 0
     if decided.present(con):
@@ -102,8 +103,8 @@ def cluster_rows(con, threshold: float, attach_threshold: float | None = None,
                        f"UNION ALL SELECT * FROM ({edges_query})")
         cannot_query += (f" UNION ALL {decided.row_pairs_sql('different')}"
                          f" UNION ALL {decided.apart_from_individual_sql()}")
-    edges = db.arrow(con, edges_query)
-    nodes = db.df(con, nodes_sql(edges_query))
+    edges = db.arrow(con, edges_query, params)
+    nodes = db.df(con, nodes_sql(edges_query), params)
     cannot = db.arrow(con, cannot_query)
     rids = nodes["rid"].to_numpy()
 

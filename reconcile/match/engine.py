@@ -28,8 +28,8 @@ def _timed(stats: dict, stage: str) -> Iterator[None]:
     stats["timings"][stage] = round(time.perf_counter() - started, 3)
 
 
-def random_pairs_sql(rows: int) -> str:
-    """Random Kemensos x register pairs (repeatable) for estimating u."""
+def random_pairs_sql() -> str:
+    """Random Kemensos x register pairs (repeatable) for estimating u: $rows per side."""
     return f"""
     CREATE OR REPLACE TEMP TABLE {RANDOM_PAIRS} AS
     SELECT l.rid AS rid_l, r.rid AS rid_r, 'random' AS matched_by
@@ -37,9 +37,9 @@ def random_pairs_sql(rows: int) -> str:
     -- the same rows must give the same model on one core or many (partitions, Dask)
     -- and by the records' ids, not row numbers, so that row order does not matter either
     FROM (SELECT rid FROM {Table.STD_KEMENSOS} ORDER BY hash(src_id, 17), src_id, rid
-          LIMIT {int(rows)}) l
+          LIMIT $rows) l
     CROSS JOIN (SELECT rid FROM {Table.STD_BPS} ORDER BY hash(src_id, 23), src_id, rid
-          LIMIT {int(rows)}) r
+          LIMIT $rows) r
     """
 
 
@@ -55,7 +55,7 @@ def _score_links(con, s: MatchSettings, stats: dict) -> score.Model:
                                        s.max_pairs_per_key, temp=s.temp)
     with _timed(stats, "compare"):
         db.run(con, compare_sql(Table.PAIRS_BLOCKED, std_k, std_b, GAMMAS))
-        db.run(con, random_pairs_sql(s.u_sample))
+        db.run(con, random_pairs_sql(), {"rows": int(s.u_sample)})
         db.run(con, compare_sql(RANDOM_PAIRS, std_k, std_b, RANDOM_GAMMAS))
     with _timed(stats, "train"):
         model = score.train(con, GAMMAS, RANDOM_GAMMAS, s.em_max_iterations)
@@ -78,7 +78,8 @@ def _score_pairs(con, model: score.Model, s: MatchSettings) -> None:
     model.link_prior = score.pair_prior(
         model.prior, db.count(con, GAMMAS),
         db.count(con, Table.STD_KEMENSOS) * db.count(con, Table.STD_BPS))
-    db.run(con, score.scored_sql(GAMMAS, Table.PAIRS_SCORED, model, model.link_prior, s.temp))
+    db.materialise(con, Table.PAIRS_SCORED,
+                   score.scored_sql(GAMMAS, model, model.fitted_link_prior), temp=s.temp)
 
 
 def _reestimate(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
@@ -111,7 +112,8 @@ def _second_pass(con, s: MatchSettings, model: score.Model) -> dict:
                     (SELECT (rid_l, rid_r) FROM {Table.PAIRS_BLOCKED})""")
     db.run(con, f"INSERT INTO {Table.PAIRS_BLOCKED} BY NAME SELECT * FROM {SECOND_BLOCKED}")
     db.run(con, compare_sql(SECOND_BLOCKED, Table.STD_KEMENSOS, Table.STD_BPS, GAMMAS))
-    db.run(con, score.scored_sql(GAMMAS, SECOND_SCORED, model, model.link_prior, True))
+    db.materialise(con, SECOND_SCORED, score.scored_sql(GAMMAS, model, model.fitted_link_prior),
+                   temp=True)
     db.run(con, f"INSERT INTO {Table.PAIRS_SCORED} BY NAME SELECT * FROM {SECOND_SCORED}")
     stats = {"open_rows": db.count(con, OPEN_ROWS), "new_pairs": db.count(con, SECOND_BLOCKED),
              **blocking}
@@ -120,7 +122,7 @@ def _second_pass(con, s: MatchSettings, model: score.Model) -> dict:
 
 
 def _row_prior(con, model: score.Model) -> link.RowPrior:
-    pair_bits = score.bits(model.link_prior)
+    pair_bits = score.bits(model.fitted_link_prior)
     size = db.count(con, Table.STD_BPS)
     share = score.in_register_share(con, Table.PAIRS_SCORED, Table.STD_KEMENSOS,
                                     pair_bits, size)
@@ -136,13 +138,13 @@ def _dedupe(con, s: MatchSettings, model: score.Model, stats: dict) -> None:
         db.run(con, compare_sql(dedupe.DEDUPE_BLOCKED, std_k, std_k, dedupe.DEDUPE_GAMMAS))
         prior, _ = score.refit_prior(con, dedupe.DEDUPE_GAMMAS, model, s.em_max_iterations)
         stats["em"]["dedupe_prior"] = prior
-        db.run(con, score.scored_sql(dedupe.DEDUPE_GAMMAS, dedupe.DEDUPE_SCORED, model, prior,
-                                      s.temp))
+        db.materialise(con, dedupe.DEDUPE_SCORED,
+                       score.scored_sql(dedupe.DEDUPE_GAMMAS, model, prior), temp=s.temp)
         _drop(con, dedupe.DEDUPE_GAMMAS)
     with _timed(stats, "cluster"):
         # An edge that attaches an unlinked row to a linked person is judged like a link:
         # its weight with the link prior against the attach threshold.
-        offset = score.bits(model.link_prior) - score.bits(prior)
+        offset = score.bits(model.fitted_link_prior) - score.bits(prior)
         stats.update(dedupe.cluster_rows(con, s.dedupe_threshold, s.attach_threshold, offset))
 
 
@@ -165,8 +167,9 @@ def match(con, settings: MatchSettings | None = None) -> dict:
         prior = _row_prior(con, model)
         stats["em"]["in_register"] = round(prior.in_register, 6)
         decided.remove_different_links(con)  # officers' decisions act before thresholds
-        db.run(con, link.row_links_sql(s.link_threshold, s.ambiguity_bits, s.temp,
-                                        s.review_threshold, prior))
+        db.materialise(con, link.ROW_LINKS,
+                       link.row_links_sql(s.link_threshold, s.ambiguity_bits,
+                                          s.review_threshold, prior), temp=s.temp)
         decided.force_same_links(con)
         db.run(con, link.release_conflicts_sql())
         decided.release_different_rows(con)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconcile.match.compare import level
-from reconcile.match.ddl import create
+from reconcile import db
+from reconcile.match.compare import level_sql
 from reconcile.tables import Table
 
 ROW_LINKS = "match_row_links"
@@ -27,9 +27,9 @@ class RowPrior:
     register_size: int
     pair_bits: float
 
-_NIK_EXACT = level("nik", "exact")
-_DOB_ROUGHLY = level("dob", "day and month swapped")
-_NAME_CLOSE = level("name", "same words or jw>=0.95")
+_NIK_EXACT = level_sql("nik", "exact")
+_DOB_ROUGHLY = level_sql("dob", "day and month swapped")
+_NAME_CLOSE = level_sql("name", "same words or jw>=0.95")
 
 
 def cannot_link_sql(a: str, b: str, nik: bool = True) -> str:
@@ -58,10 +58,24 @@ RELEASED = "register individual linked to a better-matching row"
 # Reasons whose row has a register candidate more likely the person than not: such a row
 # is for review, never a person missing from the register.
 REVIEW_REASONS = (POSSIBLE_MATCH, TWIN, AMBIGUOUS, RELEASED)
+# The reasons as SQL reads them (db.constants): `$reason_twin`, and the review reasons as
+# a list, `list_contains({REVIEW_REASONS_SQL}, reason)`.
+db.constants({"reason_possible_match": POSSIBLE_MATCH, "reason_twin": TWIN,
+              "reason_ambiguous": AMBIGUOUS, "reason_released": RELEASED,
+              "review_reasons": list(REVIEW_REASONS)})
+REVIEW_REASONS_SQL = "$review_reasons"
 
 
-def row_probability_sql(prior: RowPrior) -> str:
-    """P(the row's person is this candidate), over the row's candidate pairs.
+def prior_params(prior: RowPrior) -> dict[str, float]:
+    """The values `row_probability_sql` and `in_register_probability_sql` bind: rho/N,
+    1 - rho and the prior bits in the pairs' weights."""
+    return {"row_scale": prior.in_register / max(prior.register_size, 1),
+            "row_outside": 1 - prior.in_register, "pair_bits": float(prior.pair_bits)}
+
+
+def row_probability_sql() -> str:
+    """P(the row's person is this candidate), over the row's candidate pairs (values bound
+    by `prior_params`).
 
     A pair's probability judges the pair alone, against the chance that a random pair
     matches. A row is one person: one of the register's N people, or someone the
@@ -72,28 +86,23 @@ def row_probability_sql(prior: RowPrior) -> str:
     plausible candidate gains when most rows are in the register; two candidates share
     the row's mass.
     """
-    scale = prior.in_register / max(prior.register_size, 1)
-    return (f"{scale!r} * {_lr(prior)} / ({1 - prior.in_register!r}"
-            f" + {scale!r} * sum({_lr(prior)}) OVER (PARTITION BY rid_l))")
+    return (f"$row_scale * {_LR} / ($row_outside"
+            f" + $row_scale * sum({_LR}) OVER (PARTITION BY rid_l))")
 
 
-def in_register_probability_sql(prior: RowPrior | None) -> str:
+def in_register_probability_sql() -> str:
     """P(the row's person is in the register at all): the row probabilities of all its
-    candidates summed (`row_probability_sql`); without `prior`, the best pair's."""
-    if prior is None:
-        return "max(match_probability) OVER (PARTITION BY rid_l)"
-    scale = prior.in_register / max(prior.register_size, 1)
-    mass = f"{scale!r} * sum({_lr(prior)}) OVER (PARTITION BY rid_l)"
-    return f"{mass} / ({1 - prior.in_register!r} + {mass})"
+    candidates summed (`row_probability_sql`, the same values bound)."""
+    mass = f"$row_scale * sum({_LR}) OVER (PARTITION BY rid_l)"
+    return f"{mass} / ($row_outside + {mass})"
 
 
-def _lr(prior: RowPrior) -> str:
-    """A pair's likelihood ratio, from its weight less the prior bits it carries."""
-    return f"pow(2, match_weight - {float(prior.pair_bits)!r})"
+# A pair's likelihood ratio, from its weight less the prior bits it carries.
+_LR = "pow(2, match_weight - $pair_bits)"
 
 
-def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
-                  review_threshold: float = 0.5, prior: RowPrior | None = None) -> str:
+def row_links_sql(threshold: float, ambiguity_bits: float, review_threshold: float = 0.5,
+                  prior: RowPrior | None = None) -> db.Step:
     """Best and second-best candidate per Kemensos row, and why a row stays unlinked.
 
     Fellegi and Sunter's three decisions: a link at `threshold`; below it, a best
@@ -104,14 +113,19 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
     one of its candidates or nobody in the register (`row_probability_sql`); without
     `prior`, the pair's.
     """
-    row_probability = row_probability_sql(prior) if prior else "match_probability"
-    return f"""
-    {create(ROW_LINKS, temp)} AS
+    row_probability, in_register = "match_probability", (
+        "max(match_probability) OVER (PARTITION BY rid_l)")
+    if prior is not None:
+        row_probability, in_register = row_probability_sql(), in_register_probability_sql()
+    params = {"threshold": float(threshold), "ambiguity_bits": float(ambiguity_bits),
+              "review_threshold": float(review_threshold),
+              **(prior_params(prior) if prior is not None else {})}
+    return db.Step(f"""
     WITH ranked AS (
         SELECT rid_l, rid_r, match_weight, gamma_nik, gamma_name, gamma_dob,
                match_probability AS pair_probability,
                {row_probability} AS match_probability,
-               {in_register_probability_sql(prior)} AS in_register_probability,
+               {in_register} AS in_register_probability,
                -- ties broken by the register id, not the row number: row order must
                -- not change a link
                row_number() OVER (PARTITION BY rid_l
@@ -131,30 +145,30 @@ def row_links_sql(threshold: float, ambiguity_bits: float, temp: bool = False,
                     AND (b.gamma_name >= {_NAME_CLOSE} OR b.gamma_nik = {_NIK_EXACT}),
                     false) AS confirmed,
            CASE WHEN b.rid_r IS NULL THEN 'no candidate found by blocking'
-                WHEN b.probability_2 >= {float(threshold)!r}
-                     AND b.match_weight - b.weight_2 < {float(ambiguity_bits)!r}
-                    THEN '{AMBIGUOUS}'
-                WHEN b.pair_probability < {float(threshold)!r}
-                     AND b.match_probability >= {float(review_threshold)!r}
-                    THEN '{POSSIBLE_MATCH}'
-                WHEN b.pair_probability < {float(threshold)!r}
+                WHEN b.probability_2 >= $threshold
+                     AND b.match_weight - b.weight_2 < $ambiguity_bits
+                    THEN $reason_ambiguous
+                WHEN b.pair_probability < $threshold
+                     AND b.match_probability >= $review_threshold
+                    THEN $reason_possible_match
+                WHEN b.pair_probability < $threshold
                     THEN 'no candidate above threshold'
                 -- a family member's NIK in the field is common, so only twins veto here,
                 -- and not when the row's NIK is the candidate's own: a twin with the
                 -- sibling's NIK is rarer than a badly typed name (1M bench: 3 against 390)
                 WHEN b.gamma_nik <> {_NIK_EXACT} AND {cannot_link_sql('k', 'r', nik=False)}
-                    THEN '{TWIN}'
+                    THEN $reason_twin
            END AS reason
     FROM {Table.STD_KEMENSOS} k LEFT JOIN best b ON b.rid_l = k.rid
     LEFT JOIN {Table.STD_BPS} r ON r.rid = b.rid_r
-    """
+    """, params)
 
 
 def release_conflicts_sql() -> str:
     """Unlink rows that are clearly another person than the individual's best row."""
     return f"""
     UPDATE {ROW_LINKS} AS x
-    SET reason = '{RELEASED}'
+    SET reason = $reason_released
     FROM (
         WITH linked AS (
             SELECT x.rid, x.bps_rid, x.match_weight, x.confirmed, k.src_id

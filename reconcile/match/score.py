@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reconcile import db
-from reconcile.match.compare import COMPARISONS, Comparison, level
-from reconcile.match.ddl import create
+from reconcile.match.compare import COMPARISONS, Comparison, level_sql
 from reconcile.match.std import NAME_TF
 
 WEIGHTS = "match_weights"
@@ -29,14 +28,14 @@ MIN_PAIRS = 100  # fewest pairs behind a re-estimated m
 # matches. Each field's m comes from anchors that do not use it, so the estimate is not
 # circular. Plain EM was tried and rejected: its latent class becomes "same household"
 # (family members share KK, address and often a surname), not "same person".
-_NIK = f"gamma_nik = {level('nik', 'exact')}"
-_NAME = f"gamma_name >= {level('name', 'same words or jw>=0.95')}"
-_DOB = f"gamma_dob = {level('dob', 'exact')}"
+_NIK = f"gamma_nik = {level_sql('nik', 'exact')}"
+_NAME = f"gamma_name >= {level_sql('name', 'same words or jw>=0.95')}"
+_DOB = f"gamma_dob = {level_sql('dob', 'exact')}"
 ANCHORS = {
     "name": f"{_NIK} AND {_DOB}",
     "dob": f"{_NIK} AND {_NAME}",
-    "nik": f"gamma_name = {level('name', 'exact')} AND {_DOB}"
-           f" AND gamma_household >= {level('household', 'village, RT and RW')}"
+    "nik": f"gamma_name = {level_sql('name', 'exact')} AND {_DOB}"
+           f" AND gamma_household >= {level_sql('household', 'village, RT and RW')}"
            " AND gamma_sex <> 0",
     "sex": f"{_NIK} AND {_NAME} AND {_DOB}",
     "household": f"{_NIK} AND {_NAME} AND {_DOB}",
@@ -64,6 +63,13 @@ class Model:
     iterations: int = 0
     link_prior: float | None = None
     m_by_quality: dict[int, Params] = field(default_factory=dict)
+
+    @property
+    def fitted_link_prior(self) -> float:
+        """`link_prior`, which the engine sets when it first scores the blocked pairs."""
+        if self.link_prior is None:
+            raise RuntimeError("the link prior is set when the blocked pairs are scored")
+        return self.link_prior
 
     def m_for(self, quality: int) -> Params:
         """m of the pairs of one entry quality."""
@@ -164,10 +170,12 @@ def reestimate_m(con, scored_table: str, model: Model, min_bits: float) -> dict[
     the estimate from being circular and lets records with other errors in; estimating
     per entry quality keeps the clean records' m sharp.
     """
+    names = {f"comparison_{c.name}": c.name for c in COMPARISONS}
     counts = db.df(con, " UNION ALL ".join(f"""
-        SELECT '{c.name}' AS comparison, quality, gamma_{c.name} AS g, count(*) AS n
+        SELECT $comparison_{c.name} AS comparison, quality, gamma_{c.name} AS g, count(*) AS n
         FROM {scored_table} WHERE match_weight - mw_{c.name} >= $bits AND gamma_{c.name} >= 0
-        GROUP BY ALL""" for c in COMPARISONS), {"bits": float(min_bits)})
+        GROUP BY ALL""" for c in COMPARISONS),
+                   {"bits": float(min_bits), **names})
     by_quality = {}
     for quality in QUALITIES:
         m = {}
@@ -180,41 +188,53 @@ def reestimate_m(con, scored_table: str, model: Model, min_bits: float) -> dict[
     return by_quality
 
 
-def _mw_case(comp: Comparison, m: Params, model: Model) -> str:
+def _weights(comp: Comparison, m: Params, model: Model) -> list[float]:
+    """Match weight in bits of each gamma from -1 (missing: no evidence) to the top level,
+    for one entry quality; neutral levels weigh nothing."""
     weights = np.log2(m[comp.name] / model.u[comp.name])
     weights[list(comp.neutral_gammas)] = 0.0
-    whens = " ".join(f"WHEN {g} THEN {float(w)!r}" for g, w in enumerate(weights))
-    if comp.tf_level is not None:
-        tf_gamma = comp.gamma(comp.tf_level)
-        m_tf = float(m[comp.name][tf_gamma])
-        # u of an exact agreement on this value = the chance two random records share it.
-        whens = (f"WHEN {tf_gamma} THEN log2({m_tf!r} / greatest(coalesce(tf.tf, {_FLOOR}),"
-                 f" {_FLOOR})) " + whens)
-    return f"CASE gamma_{comp.name} {whens} ELSE 0.0 END"
+    return [0.0, *map(float, weights)]
 
 
-def _mw_sql(comp: Comparison, model: Model) -> str:
-    per_quality = " ".join(f"WHEN {q} THEN {_mw_case(comp, model.m_for(q), model)}"
-                           for q in QUALITIES)
-    return f"CASE quality {per_quality} END AS mw_{comp.name}"
+def weight_params(model: Model, prior: float) -> dict[str, object]:
+    """The values `scored_sql` binds: per comparison a list per entry quality of weights by
+    gamma (`$mw_<name>[quality + 1][gamma + 2]`), the m of the term-frequency level per
+    quality, the frequency floor and the prior's bits."""
+    params: dict[str, object] = {"tf_floor": _FLOOR, "prior_bits": bits(prior)}
+    for comp in COMPARISONS:
+        params[f"mw_{comp.name}"] = [_weights(comp, model.m_for(q), model) for q in QUALITIES]
+        if comp.tf_level is not None:
+            gamma = comp.gamma(comp.tf_level)
+            params[f"m_tf_{comp.name}"] = [float(model.m_for(q)[comp.name][gamma])
+                                           for q in QUALITIES]
+    return params
 
 
-def scored_sql(gamma_table: str, target: str, model: Model, prior: float,
-               temp: bool = False) -> str:
-    """Add per-field weights (mw_*), the total match weight and the match probability."""
-    mws = ",\n           ".join(_mw_sql(c, model) for c in COMPARISONS)
+def _mw_sql(comp: Comparison) -> str:
+    by_level = f"$mw_{comp.name}[quality + 1][gamma_{comp.name} + 2]"
+    if comp.tf_level is None:
+        return f"{by_level} AS mw_{comp.name}"
+    # u of an exact agreement on this value = the chance two random records share it.
+    return (f"CASE WHEN gamma_{comp.name} = {comp.level_sql(comp.tf_level)}"
+            f" THEN log2($m_tf_{comp.name}[quality + 1]"
+            f" / greatest(coalesce(tf.tf, $tf_floor), $tf_floor)) ELSE {by_level} END"
+            f" AS mw_{comp.name}")
+
+
+def scored_sql(gamma_table: str, model: Model, prior: float) -> db.Step:
+    """Add per-field weights (mw_*), the total match weight and the match probability,
+    with the weights bound (`weight_params`)."""
+    mws = ",\n           ".join(_mw_sql(c) for c in COMPARISONS)
     total = " + ".join(f"mw_{c.name}" for c in COMPARISONS)
-    prior_bits = bits(prior)
-    return f"""
-    {create(target, temp)} AS
+    return db.Step(f"""
     WITH w AS (
         SELECT g.*, {mws}
         FROM {gamma_table} g LEFT JOIN {NAME_TF} tf ON tf.name_key = g.name_key_l
     )
-    SELECT * EXCLUDE (name_key_l), {prior_bits!r} + {total} AS match_weight,
-           1 / (1 + pow(2, -({prior_bits!r} + {total}))) AS match_probability
+    SELECT * EXCLUDE (name_key_l), $prior_bits + {total} AS match_weight,
+           1 / (1 + pow(2, -($prior_bits + {total}))) AS match_probability
     FROM w
-    """
+    """, weight_params(model, prior))
 
 
 def bits(probability: float) -> float:

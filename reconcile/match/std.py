@@ -7,7 +7,6 @@ symmetrically, whichever sources they came from.
 from __future__ import annotations
 
 from reconcile import db
-from reconcile.match.ddl import create
 from reconcile.standardise import address, names
 from reconcile.tables import Table
 
@@ -25,14 +24,12 @@ QUALITY_SQL = """least(2, (NOT coalesce(nik_ok AND nik_own, false))::INT
 
 # Day-month pairs that clerks type when the real birth date is unknown (domain.md §4).
 PLACEHOLDER_DAYS = ("01-01", "01-07", "31-12")
+db.constants({"placeholder_days": list(PLACEHOLDER_DAYS)})
 
 
-def std_sql(source: Table, target: Table, id_column: str, family_column: str,
-            temp: bool = False) -> str:
-    """SQL that builds one side's comparison keys."""
-    placeholders = ", ".join(f"'{d}'" for d in PLACEHOLDER_DAYS)
+def std_sql(source: Table, id_column: str, family_column: str) -> str:
+    """The query of one side's comparison keys."""
     return f"""
-    {create(target, temp)} AS
     WITH names AS (  -- names repeat a lot; run the regex chain once per distinct name
         SELECT nama, name_key(nama) AS name_key, name_parent(nama) AS name_parent
         FROM (SELECT DISTINCT nama FROM {source})
@@ -64,7 +61,7 @@ def std_sql(source: Table, target: Table, id_column: str, family_column: str,
                || substr(nik, 9, 4) AS nik_dmy,
            strftime(dob, '%d%m%y') AS dob_dmy,
            right(nik, 4) AS nik_serial, no_kk,
-           dob, strftime(dob, '%d-%m') IN ({placeholders}) AS dob_placeholder,
+           dob, list_contains($placeholder_days, strftime(dob, '%d-%m')) AS dob_placeholder,
            year(dob) * 10000 + least(day(dob), month(dob)) * 100
                + greatest(day(dob), month(dob)) AS dob_key,
            sex, village, left(village, 8) AS kec, left(village, 5) AS kab,
@@ -76,10 +73,9 @@ def std_sql(source: Table, target: Table, id_column: str, family_column: str,
     """
 
 
-def name_tf_sql(temp: bool = False) -> str:
+def name_tf_sql() -> str:
     """Relative frequency of each name key over both sources (term-frequency table)."""
     return f"""
-    {create(NAME_TF, temp)} AS
     WITH keys AS (
         SELECT name_key FROM {Table.STD_BPS} UNION ALL SELECT name_key FROM {Table.STD_KEMENSOS}
     )
@@ -92,6 +88,8 @@ def standardise(con, temp: bool = False) -> None:
     """Write std_kemensos, std_bps and the name frequency table."""
     names.install(con)
     address.install(con)
-    db.run(con, std_sql(Table.CLEAN_KEMENSOS, Table.STD_KEMENSOS, "id_penerima", "NULL", temp))
-    db.run(con, std_sql(Table.CLEAN_BPS, Table.STD_BPS, "id_individu", "id_keluarga", temp))
-    db.run(con, name_tf_sql(temp))
+    db.materialise(con, Table.STD_KEMENSOS, std_sql(Table.CLEAN_KEMENSOS, "id_penerima", "NULL"),
+                   temp=temp)
+    db.materialise(con, Table.STD_BPS, std_sql(Table.CLEAN_BPS, "id_individu", "id_keluarga"),
+                   temp=temp)
+    db.materialise(con, NAME_TF, name_tf_sql(), temp=temp)

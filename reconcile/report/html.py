@@ -192,8 +192,9 @@ def _coverage_chart(kabupaten: pd.DataFrame) -> str:
     if len(rows) > CHART_REGIONS:
         rows = rows.nsmallest(CHART_REGIONS, "desil1_coverage")
         caption += f" {CHART_REGIONS} terendah / the {CHART_REGIONS} lowest."
-    bars = [svg.Bar(_region_label(r.nama_wilayah, r.kode_wilayah), float(r.desil1_coverage),
-                    fmt_share(r.desil1_coverage)) for r in rows.itertuples()]
+    bars = [svg.Bar(_region_label(name, code), float(share), fmt_share(share))
+            for name, code, share in zip(rows["nama_wilayah"], rows["kode_wilayah"],
+                                         rows["desil1_coverage"].astype(float), strict=True)]
     return f"<h3>{escape(title)}</h3>" + _figure(svg.hbar(title, bars, max_value=1.0), caption)
 
 
@@ -220,8 +221,9 @@ def _discrepancy_chart(con: duckdb.DuckDBPyConnection) -> str:
         WITH c AS (SELECT {REGENCY_SQL} AS kab, category, count(*) AS n
                    FROM {DISCREPANCIES} GROUP BY ALL),
              top AS (SELECT kab FROM c GROUP BY kab ORDER BY sum(n) DESC, kab
-                     LIMIT {CHART_REGIONS})
-        SELECT kab, category, n FROM c SEMI JOIN top USING (kab) ORDER BY kab""")
+                     LIMIT $regions)
+        SELECT kab, category, n FROM c SEMI JOIN top USING (kab) ORDER BY kab""",
+                    {"regions": CHART_REGIONS})
     names = regency_names(con)
     label = {k: _region_label(names.get(k), k) if k else "tanpa kode / no code"
              for k in counts["kab"].unique()}
@@ -241,9 +243,8 @@ def _match_histogram(con: duckdb.DuckDBPyConnection) -> str:
     bins = db.df(con, f"""
         WITH p AS (SELECT max(match_probability) AS prob FROM {RECONCILED}
                    GROUP BY coalesce(person_id::VARCHAR, 'row-' || id_penerima::VARCHAR))
-        SELECT least(floor(prob * {HISTOGRAM_BINS}), {HISTOGRAM_BINS - 1})::INT AS bin,
-               count(*) AS n
-        FROM p WHERE prob IS NOT NULL GROUP BY ALL""")
+        SELECT least(floor(prob * $bins), $bins - 1)::INT AS bin, count(*) AS n
+        FROM p WHERE prob IS NOT NULL GROUP BY ALL""", {"bins": HISTOGRAM_BINS})
     unmatched = db.scalar(con, f"""
         SELECT count(*) FROM (SELECT max(match_probability) AS prob FROM {RECONCILED}
         GROUP BY coalesce(person_id::VARCHAR, 'row-' || id_penerima::VARCHAR))
@@ -327,14 +328,16 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
     if overall is None or overall.empty:
         return head + f"<p>{escape(ACCURACY_ABSENT)}</p></section>"
     regencies = accuracy_rows(con, "kabupaten")
+    programs = accuracy_rows(con, "program")
+    assert regencies is not None and programs is not None  # the same table as `overall`
     return (head + f"<p class='note'>{escape(ACCURACY_NOTE)}<br>"
             f"{escape(ACCURACY_BENCH_NOTE)}</p>"
             f"<h3>{escape(ACCURACY_LEVELS['overall'])}</h3>"
             + _table(overall, _accuracy_headers("program", "kode_kabupaten", "nama_wilayah"),
                      "tabel-akurasi")
             + f"<h3>{escape(ACCURACY_LEVELS['program'])}</h3>"
-            + _table(accuracy_rows(con, "program"),
-                     _accuracy_headers("kode_kabupaten", "nama_wilayah"), "tabel-akurasi-program")
+            + _table(programs, _accuracy_headers("kode_kabupaten", "nama_wilayah"),
+                     "tabel-akurasi-program")
             + f"<details><summary>{escape(ACCURACY_LEVELS['kabupaten'])} "
               f"({fmt_int(len(regencies))})</summary>"
             + _search_box("tabel-akurasi-kabupaten", len(regencies))
@@ -374,5 +377,6 @@ def _sample_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             SELECT {inner}, {SEVERITY_RANK_SQL} AS sev,
                    row_number() OVER (PARTITION BY category ORDER BY {SEVERITY_RANK_SQL},
                        cost DESC NULLS LAST, kode_wilayah NULLS LAST, record_id) AS rn
-            FROM {DISCREPANCIES} ORDER BY rn, category LIMIT {SAMPLE_ROWS})
-        ORDER BY sev, category, cost DESC NULLS LAST, kode_wilayah NULLS LAST, record_id""")
+            FROM {DISCREPANCIES} ORDER BY rn, category LIMIT $sample_rows)
+        ORDER BY sev, category, cost DESC NULLS LAST, kode_wilayah NULLS LAST, record_id""",
+                 {"sample_rows": SAMPLE_ROWS})

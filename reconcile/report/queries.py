@@ -22,8 +22,6 @@ RECONCILED = Table.RECONCILED
 ACCURACY = ESTIMATES
 NO_REGION_CODE = "tanpa kode wilayah / no region code"
 
-# Control characters Excel and XML 1.0 reject (tab, LF and CR are allowed).
-_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 
 SEVERITY_RANK_SQL = "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 " \
                     "WHEN 'low' THEN 2 ELSE 3 END"
@@ -32,8 +30,10 @@ REGENCY_SQL = "coalesce(left(kode_wilayah, 5), '')"
 
 
 def safe_text_sql(column: str) -> str:
-    """SQL for a text column with long digit runs masked and control characters removed."""
-    return f"regexp_replace({mask_long_digits_sql(column)}, '{_CONTROL}', '', 'g')"
+    """SQL for a text column with long digit runs masked and control characters removed
+    (those Excel and XML 1.0 reject; tab, LF and CR are allowed)."""
+    return (f"regexp_replace({mask_long_digits_sql(column)},"
+            " '[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]', '', 'g')")
 
 
 def category_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

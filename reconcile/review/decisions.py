@@ -36,12 +36,16 @@ STORE_SCHEMA = (("batch", "INTEGER"), ("imported_at", "TIMESTAMPTZ"), ("item_id"
                 ("source_row", "INTEGER"), ("audit", "BOOLEAN"), ("band", "INTEGER"),
                 ("linked", "BOOLEAN"))
 STORE_COLUMNS = tuple(name for name, _ in STORE_SCHEMA)
-STORE_DDL = ("CREATE TABLE {table} ("
-             + ", ".join(f"{name} {kind}" for name, kind in STORE_SCHEMA) + ")")
+_STORE_COLUMNS_SQL = ", ".join(f"{name} {kind}" for name, kind in STORE_SCHEMA)
 LATEST = "review_latest"  # the store's newest decision per item
 AUDIT = "review_audit"  # officers' answers on blind audit links, for precision per band
 # The values an officer sees of each record: a decision holds while they are unchanged.
 SHOWN = ("nik", "no_kk", "nama", "tgl_lahir", "jenis_kelamin", "alamat", "kode_wilayah")
+
+
+def store_ddl_sql(table: str) -> str:
+    """CREATE TABLE of the decisions store as `table`."""
+    return f"CREATE TABLE {table} ({_STORE_COLUMNS_SQL})"
 
 
 def store_path(out: Path) -> Path:
@@ -107,7 +111,7 @@ def load(con: duckdb.DuckDBPyConnection, out: Path) -> dict:
         db.attach(con, path, "store", read_only=True)
     else:
         db.run(con, "ATTACH ':memory:' AS store")
-        db.run(con, STORE_DDL.format(table="store.decisions"))
+        db.run(con, store_ddl_sql("store.decisions"))
     try:
         db.run(con, LATEST_SQL)
         version = int(db.scalar(con, "SELECT coalesce(max(batch), 0) FROM store.decisions"))
@@ -189,7 +193,7 @@ def _append(out: Path, valid: pd.DataFrame) -> int:
     try:
         if created:
             os.chmod(path, 0o600)
-            db.run(con, STORE_DDL.format(table="decisions"))
+            db.run(con, store_ddl_sql("decisions"))
         batch = int(db.scalar(con, "SELECT coalesce(max(batch), 0) + 1 FROM decisions"))
         if len(valid):
             rows = valid.assign(batch=batch, imported_at=datetime.now(UTC),

@@ -9,7 +9,7 @@ the phrase of a field's level, heaviest evidence (absolute bits) first:
 
 from __future__ import annotations
 
-from reconcile.db import quote
+from reconcile import db
 from reconcile.match.compare import COMPARISONS, Comparison
 
 LANGS = ("id", "en")
@@ -123,30 +123,49 @@ def _gamma(comp: Comparison, label: str) -> int:
     return _NO_LEVEL[label] if label in _NO_LEVEL else comp.gamma(label)
 
 
-def _case(comp: Comparison, prefix: str, value) -> str:
-    """CASE over a comparison's gamma; `value(label)` is the SQL of a level (None: NULL)."""
-    whens = " ".join(f"WHEN {_gamma(comp, label)} THEN {value(label) or 'NULL'}"
-                     for label in labels(comp))
-    return f"CASE {prefix}gamma_{comp.name} {whens} ELSE NULL END"
+def _by_gamma(comp: Comparison, text) -> list[str | None]:
+    """`text(label)` of each level in gamma order from -1 (missing), as SQL indexes it:
+    `list[gamma::INTEGER + 2]`."""
+    by_gamma = {_gamma(comp, label): text(label) for label in labels(comp)}
+    return [by_gamma[g] for g in range(-1, comp.top + 1)]
+
+
+def _phrase(comp: Comparison, lang: str, label: str) -> str | None:
+    # a missing value is no evidence; only a missing NIK is worth saying
+    if label == "missing" and comp.name != "nik":
+        return None
+    return PHRASES[(comp.name, label)][LANGS.index(lang)]
+
+
+def _constants() -> dict[str, object]:
+    """The phrases, tags and marks as the SQL binds them (db.constants)."""
+    values: dict[str, object] = {"explain_rare_bits": RARE_NAME_BITS,
+                                 "explain_common_bits": COMMON_NAME_BITS}
+    for lang in LANGS:
+        values |= {f"explain_rare_{lang}": _RARE[lang], f"explain_common_{lang}": _COMMON[lang]}
+        values |= {f"explain_{lang}_{c.name}": _by_gamma(c, lambda x, c=c, la=lang: _phrase(
+            c, la, x)) for c in COMPARISONS}
+    values |= {f"explain_order_{c.name}": i for i, c in enumerate(COMPARISONS)}
+    comps = {c.name: c for c in COMPARISONS}
+    for column, (name, marks) in AGREEMENT.items():
+        table = {**_MISSING_ELSE, **marks}
+        values[f"mark_{column}"] = _by_gamma(comps[name], table.__getitem__)
+    return values
+
+
+db.constants(_constants())
 
 
 def _part_sql(comp: Comparison, lang: str, prefix: str) -> str:
     """The phrase of one field's level, NULL when it is to be left out."""
-    i = LANGS.index(lang)
-    mw = f"coalesce({prefix}mw_{comp.name}, 0)"
-
-    def value(label: str) -> str | None:
-        phrase = quote(PHRASES[(comp.name, label)][i])
-        # a missing value is no evidence; only a missing NIK is worth saying
-        if label == "missing" and comp.name != "nik":
-            return None
-        if label == comp.tf_level:
-            return (f"{phrase} || CASE WHEN {mw} >= {RARE_NAME_BITS!r} THEN {quote(_RARE[lang])}"
-                    f" WHEN {mw} < {COMMON_NAME_BITS!r} THEN {quote(_COMMON[lang])}"
-                    " ELSE '' END")
+    gamma = f"{prefix}gamma_{comp.name}"
+    phrase = f"$explain_{lang}_{comp.name}[{gamma}::INTEGER + 2]"
+    if comp.tf_level is None:
         return phrase
-
-    return _case(comp, prefix, value)
+    mw = f"coalesce({prefix}mw_{comp.name}, 0)"
+    return (f"{phrase} || CASE WHEN {gamma} <> {comp.level_sql(comp.tf_level)} THEN ''"
+            f" WHEN {mw} >= $explain_rare_bits THEN $explain_rare_{lang}"
+            f" WHEN {mw} < $explain_common_bits THEN $explain_common_{lang} ELSE '' END")
 
 
 def explanation_sql(lang: str = "id", prefix: str = "") -> str:
@@ -156,8 +175,8 @@ def explanation_sql(lang: str = "id", prefix: str = "") -> str:
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
     parts = ", ".join(
-        f"{{'w': -abs(coalesce({prefix}mw_{c.name}, 0)), 'o': {i},"
-        f" 'p': {_part_sql(c, lang, prefix)}}}" for i, c in enumerate(COMPARISONS))
+        f"{{'w': -abs(coalesce({prefix}mw_{c.name}, 0)), 'o': $explain_order_{c.name},"
+        f" 'p': {_part_sql(c, lang, prefix)}}}" for c in COMPARISONS)
     return (f"array_to_string(list_transform(list_sort(list_filter([{parts}],"
             " lambda x: x.p IS NOT NULL)), lambda x: x.p), ', ')")
 
@@ -165,9 +184,5 @@ def explanation_sql(lang: str = "id", prefix: str = "") -> str:
 def agreement_sql(prefix: str = "") -> dict[str, str]:
     """Agreement mark of each field shown to a reviewer: column name -> SQL expression
     giving 'sama', 'mirip', 'beda' or 'kosong'."""
-    comps = {c.name: c for c in COMPARISONS}
-    out = {}
-    for column, (name, marks) in AGREEMENT.items():
-        table = {**_MISSING_ELSE, **marks}
-        out[column] = _case(comps[name], prefix, lambda label, t=table: quote(t[label]))
-    return out
+    return {column: f"$mark_{column}[{prefix}gamma_{name}::INTEGER + 2]"
+            for column, (name, _) in AGREEMENT.items()}

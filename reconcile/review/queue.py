@@ -19,7 +19,7 @@ import duckdb
 from reconcile import db
 from reconcile.discrepancies import ReportSettings
 from reconcile.match.compare import COMPARISONS
-from reconcile.match.link import REVIEW_REASONS
+from reconcile.match.link import REVIEW_REASONS_SQL
 from reconcile.privacy import mask_sql
 from reconcile.review.decisions import (
     finding_fingerprint_sql,
@@ -38,17 +38,18 @@ EXPIRED = "decision expired: a record changed"
 # Findings that field-verification teams visit, one workbook sheet per category.
 FIELD_CATEGORIES = ("inclusion_error", "exclusion_error", "not_in_register",
                     "duplicate_enrolment")
-def _levels(alias: str) -> str:
+db.constants({"why_weak_link": WEAK_LINK, "why_refused": REFUSED,
+              "why_near_duplicate": NEAR_DUPLICATE, "why_expired": EXPIRED,
+              "nik_findings": list(NIK_FINDINGS), "field_categories": list(FIELD_CATEGORIES)})
+
+
+def _levels_sql(alias: str) -> str:
     return ", ".join(f"{alias}.gamma_{c.name}, {alias}.mw_{c.name}" for c in COMPARISONS)
 
 
-def _null_levels() -> str:
+def _null_levels_sql() -> str:
     return ", ".join(f"NULL::INTEGER AS gamma_{c.name}, NULL::DOUBLE AS mw_{c.name}"
                      for c in COMPARISONS)
-
-
-_REVIEW = db.in_list(REVIEW_REASONS)
-_NIK = db.in_list(NIK_FINDINGS)
 
 
 def pairs_sql() -> str:
@@ -57,37 +58,36 @@ def pairs_sql() -> str:
     return f"""
     WITH nik_findings AS (
         SELECT record_id, min(category) AS category FROM {Table.DISCREPANCIES}
-        WHERE source = 'kemensos' AND category IN {_NIK} GROUP BY 1
+        WHERE source = 'kemensos' AND list_contains($nik_findings, category) GROUP BY 1
     ), candidates AS (
         SELECT 'link' AS kind, e.rid AS rid_l, e.bps_rid AS rid_r, e.match_probability AS p,
                e.reason IS NULL AS linked,
-               CASE WHEN e.reason IN {_REVIEW} THEN e.reason
+               CASE WHEN list_contains({REVIEW_REASONS_SQL}, e.reason) THEN e.reason
                     WHEN e.reason IS NULL AND f.category IS NOT NULL THEN f.category
-                    WHEN e.reason IS NULL AND e.match_probability < $weak THEN '{WEAK_LINK}'
-               END AS why, {_levels('e')}
+                    WHEN e.reason IS NULL AND e.match_probability < $weak THEN $why_weak_link
+               END AS why, {_levels_sql('e')}
         FROM {Table.MATCH_EVIDENCE} e JOIN {Table.CLEAN_KEMENSOS} k ON k.rid = e.rid
         LEFT JOIN nik_findings f ON f.record_id = k.id_penerima
         WHERE e.bps_rid IS NOT NULL
         UNION ALL
         SELECT 'dedupe', d.rid_l, d.rid_r, d.pair_probability, false,
-               CASE WHEN d.pair_probability >= $dedupe THEN '{REFUSED}'
-                    ELSE '{NEAR_DUPLICATE}' END, {_levels('d')}
+               CASE WHEN d.pair_probability >= $dedupe THEN $why_refused
+                    ELSE $why_near_duplicate END, {_levels_sql('d')}
         FROM {Table.DEDUPE_EVIDENCE} d
         UNION ALL  -- an item whose decision expired returns, whatever the model says
-        SELECT kind, rid_l, rid_r, NULL, kind = 'link' AND decision = 'same', '{EXPIRED}',
-               {_null_levels()}
+        SELECT kind, rid_l, rid_r, NULL, kind = 'link' AND decision = 'same', $why_expired,
+               {_null_levels_sql()}
         FROM {Table.REVIEW_DECISIONS} WHERE status = 'expired'
     )
     SELECT * FROM candidates
     QUALIFY row_number() OVER (PARTITION BY kind, rid_l, rid_r
-                               ORDER BY why = '{EXPIRED}' DESC, p DESC NULLS LAST) = 1
+                               ORDER BY why = $why_expired DESC, p DESC NULLS LAST) = 1
     """
 
 
 def queue_sql(settings: ReportSettings) -> str:
     """The capped, ordered queue with its blind audit sample (needs the review key and
     the report settings bound, and review_decisions loaded: decisions.load)."""
-    cutoff = settings.cutoff_sql("k.program")
     return f"""
     CREATE OR REPLACE TABLE {Table.REVIEW_QUEUE} AS
     WITH pairs AS ({pairs_sql()}),
@@ -101,7 +101,8 @@ def queue_sql(settings: ReportSettings) -> str:
                k.program, b.desil,
                CASE WHEN p.p IS NULL THEN 1.0 WHEN p.linked THEN 1 - p.p ELSE p.p END
                    AS p_wrong,
-               CASE WHEN b.desil IS NULL THEN 0 WHEN b.desil > {cutoff} THEN b.desil
+               CASE WHEN b.desil IS NULL THEN 0 WHEN b.desil > {settings.cutoff_sql('k.program')}
+                    THEN b.desil
                     ELSE 11 - b.desil END AS extremity,
                coalesce({settings.benefit_sql('k.program')}, 1.0) AS benefit
         FROM pairs p JOIN {Table.CLEAN_KEMENSOS} k ON k.rid = p.rid_l
@@ -119,7 +120,7 @@ def queue_sql(settings: ReportSettings) -> str:
     ), ranked AS (
         SELECT *, p_wrong * benefit AS cost,
                row_number() OVER (PARTITION BY kode_desa
-                                  ORDER BY audit DESC, why = '{EXPIRED}' DESC NULLS LAST,
+                                  ORDER BY audit DESC, why = $why_expired DESC NULLS LAST,
                                            p_wrong * benefit DESC, extremity DESC, item_id)
                    AS rank
         FROM open WHERE audit OR why IS NOT NULL
@@ -145,7 +146,7 @@ def build_queue(con: duckdb.DuckDBPyConnection, settings: ReportSettings,
             for k, v in sizes.items()} | {"cap_per_village": review.cap_per_village}
 
 
-def _first_names(table: str, family: str, key: str, rid: str) -> str:
+def _first_names_sql(table: str, family: str, key: str, rid: str) -> str:
     """Other members' first names of the record `rid` (its family `family`)."""
     return f"""(SELECT string_agg(DISTINCT split_part(o.nama, ' ', 1), ', ')
                FROM {table} o WHERE o.{family} = {key} AND o.rid <> {rid})"""
@@ -161,14 +162,14 @@ def workbook_items_sql() -> str:
            k.id_penerima AS k_id_penerima, k.program AS k_program, k.nama AS k_nama,
            k.tgl_lahir AS k_tgl_lahir, k.jenis_kelamin AS k_jenis_kelamin,
            k.alamat AS k_alamat, {mask_sql('k.nik')} AS k_nik_masked,
-           {_first_names(Table.CLEAN_KEMENSOS, 'no_kk', 'k.no_kk', 'k.rid')} AS k_keluarga,
+           {_first_names_sql(Table.CLEAN_KEMENSOS, 'no_kk', 'k.no_kk', 'k.rid')} AS k_keluarga,
            q.other_id AS c_id, coalesce(b.nama, c.nama) AS c_nama,
            coalesce(b.tgl_lahir, c.tgl_lahir) AS c_tgl_lahir,
            coalesce(b.jenis_kelamin, c.jenis_kelamin) AS c_jenis_kelamin,
            coalesce(b.alamat, c.alamat) AS c_alamat,
            {mask_sql('coalesce(b.nik, c.nik)')} AS c_nik_masked,
-           coalesce({_first_names(Table.CLEAN_BPS, 'id_keluarga', 'b.id_keluarga', 'b.rid')},
-                    {_first_names(Table.CLEAN_KEMENSOS, 'no_kk', 'c.no_kk', 'c.rid')})
+           coalesce({_first_names_sql(Table.CLEAN_BPS, 'id_keluarga', 'b.id_keluarga', 'b.rid')},
+                    {_first_names_sql(Table.CLEAN_KEMENSOS, 'no_kk', 'c.no_kk', 'c.rid')})
                AS c_keluarga,
            b.desil AS c_desil, {marks},
            coalesce({explanation_sql('id', 'q.')}, 'keputusan sebelumnya kedaluwarsa')
@@ -201,7 +202,7 @@ def workbook_findings_sql() -> str:
     LEFT JOIN (SELECT * FROM {Table.CLEAN_BPS}
                QUALIFY row_number() OVER (PARTITION BY id_keluarga ORDER BY rid) = 1) f
            ON d.source = 'bps' AND f.id_keluarga = d.record_id
-    WHERE d.category IN {db.in_list(FIELD_CATEGORIES)} AND coalesce(d.status, 'open') = 'open'
+    WHERE list_contains($field_categories, d.category) AND coalesce(d.status, 'open') = 'open'
     -- like the queue, at most $cap per village and category per cycle: a list a field
     -- team can finish (every finding stays in discrepancies.parquet and report.xlsx)
     QUALIFY row_number() OVER (PARTITION BY d.kode_wilayah, d.category

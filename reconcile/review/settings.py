@@ -8,10 +8,10 @@ from dataclasses import dataclass
 BANDS = (0.5, 0.9, 0.99, 0.999)  # probability bands of the audit sample's strata
 
 
-def band_sql(probability: str) -> str:
+def band_sql(expression: str) -> str:
     """The band of a probability expression: k when at or above the k-th of BANDS (bound
     as $bands), 0 below the first, -1 when unknown."""
-    return f"coalesce(len(list_filter($bands, lambda x: x <= {probability})), -1)"
+    return f"coalesce(len(list_filter($bands, lambda x: x <= {expression})), -1)"
 
 
 @dataclass(frozen=True)

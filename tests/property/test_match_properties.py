@@ -37,7 +37,7 @@ def _load(con, rows: list[dict]) -> None:
     db.put(con, "clean_kemensos", frame)
     names.install(con)
     address.install(con)
-    db.run(con, std_sql("clean_kemensos", "std_kemensos", "id_penerima", "NULL"))
+    db.materialise(con, "std_kemensos", std_sql("clean_kemensos", "id_penerima", "NULL"))
 
 
 @settings(max_examples=25, deadline=None)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-import duckdb
 import pytest
 
+from reconcile import db
 from reconcile.match.compare import COMPARISONS, level
 from reconcile.review.explain import (
     AGREEMENT,
@@ -42,14 +42,14 @@ TWIN = _row(name=("exact", 5.0), nik=("same region and date, other serial", 0.0)
 
 
 def _select(rows: list[dict], exprs: dict[str, str]) -> list[dict]:
-    con = duckdb.connect()
+    con = db.connect()
     cols = ", ".join(f"{k} {'INTEGER' if k.startswith('gamma') else 'DOUBLE'}"
                      for k in rows[0])
     con.execute(f"CREATE TABLE p ({cols})")
     con.executemany(f"INSERT INTO p VALUES ({', '.join('?' * len(rows[0]))})",
                     [list(r.values()) for r in rows])
     select = ", ".join(f"{sql} AS {name}" for name, sql in exprs.items())
-    out = con.execute(f"SELECT {select} FROM p ORDER BY rowid").fetchdf()
+    out = db.df(con, f"SELECT {select} FROM p ORDER BY rowid")  # binds the phrases
     con.close()
     return out.to_dict("records")
 
