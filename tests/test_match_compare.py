@@ -125,3 +125,14 @@ def test_every_level_is_tested_and_every_label_exists():
     for comp in COMPARISONS:
         for g in range(-1, comp.top + 1):
             assert (comp.name, g) in tested, (comp.name, comp.label(g))
+
+
+def test_level_parameters_are_one_per_level_and_bound_by_name():
+    from reconcile.match.compare import level, level_params, level_sql
+
+    params = level_params()
+    assert len(params) == sum(len(c.levels) for c in COMPARISONS)  # no two labels collide
+    assert level_sql("dob", "day and month swapped") == "$gamma_dob_day_and_month_swapped"
+    assert params["gamma_dob_day_and_month_swapped"] == level("dob", "day and month swapped")
+    with pytest.raises(KeyError):
+        level_sql("dob", "no such level")

@@ -590,3 +590,26 @@ def test_the_rule_refuses_values(source, refused):
 ])
 def test_the_rule_allows_identifiers_and_fragments(source):
     assert _check(source) == []
+
+
+# --- how db runs what the builders return ---------------------------------------------
+
+def test_a_failed_statement_names_its_table_and_first_line_never_a_bound_value(con):
+    from reconcile import db
+
+    with pytest.raises(db.SqlError) as error:
+        db.materialise(con, "match_example", db.Step("SELECT $nik::INTEGER AS n",
+                                                     {"nik": "1771014101900001"}))
+    message = str(error.value)
+    assert message.startswith("building match_example (CREATE OR REPLACE TABLE match_example")
+    assert "1771014101900001" not in message and "$nik" in message
+    assert error.value.__cause__ is None  # DuckDB's own message holds the value
+
+
+def test_a_statement_binds_the_constants_and_parameters_it_names(con):
+    from reconcile import db
+
+    db.constants({"test_only_answer": 42})
+    assert db.scalar(con, "SELECT $test_only_answer + $x", {"x": 1, "unused": 2}) == 43
+    with pytest.raises(ValueError, match="registered twice"):
+        db.constants({"test_only_answer": 41})
