@@ -102,8 +102,13 @@ class RunConfig(BaseModel):
             given["partition_by"] = None
         if isinstance(given.get("regions"), str):  # one code given where a list was meant
             given["regions"] = [given["regions"]]
+        return cls(**given)
+
+    def __init__(self, **options: Any) -> None:
+        """Built directly or through `build`, a refused value is an InputError naming
+        the option (one line for the officer), never pydantic's report."""
         try:
-            return cls(**given)
+            super().__init__(**options)
         except ValidationError as exc:
             raise InputError(_option_message(exc)) from None
 
