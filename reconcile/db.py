@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -112,12 +113,14 @@ def _failed(exc: duckdb.Error, sql: str, bound: Mapping[str, Any] | None) -> Sql
     return SqlError(f"{doing} ({first[:120]}): {message}\n--- while running ---\n{sql}")
 
 
-def _execute(con: duckdb.DuckDBPyConnection, statement: Statement,
-             params: Mapping[str, Any] | None) -> duckdb.DuckDBPyConnection:
+@contextmanager
+def _statement(statement: Statement, params: Mapping[str, Any] | None) -> Iterator[tuple]:
+    """The SQL text and its bound parameters; a DuckDB error raised while it runs or while
+    its result is fetched becomes the SqlError naming what it was doing."""
     sql, bound = _bound(statement, params)
     log.debug("sql: %s", sql)
     try:
-        return con.execute(sql, bound)
+        yield sql, bound
     except duckdb.Error as exc:
         raise _failed(exc, sql, bound) from None
 
@@ -125,17 +128,15 @@ def _execute(con: duckdb.DuckDBPyConnection, statement: Statement,
 def cursor(con: duckdb.DuckDBPyConnection, statement: Statement,
            params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     """Execute a query and return DuckDB's result, to read in batches (fetchmany)."""
-    return _execute(con, statement, params)
+    with _statement(statement, params) as (sql, bound):
+        return con.execute(sql, bound)
 
 
 def run(con: duckdb.DuckDBPyConnection, statement: Statement,
         params: Mapping[str, Any] | None = None) -> None:
     """Execute one statement whose result is not needed."""
-    cursor = _execute(con, statement, params)
-    try:
-        cursor.fetchall()
-    except duckdb.Error as exc:
-        raise _failed(exc, *_bound(statement, params)) from None
+    with _statement(statement, params) as (sql, bound):
+        con.execute(sql, bound).fetchall()
 
 
 def materialise(con: duckdb.DuckDBPyConnection, table: str, query: Statement,
@@ -152,36 +153,29 @@ def materialise(con: duckdb.DuckDBPyConnection, table: str, query: Statement,
 def df(con: duckdb.DuckDBPyConnection, statement: Statement,
        params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Run a query and return a pandas DataFrame."""
-    cursor = _execute(con, statement, params)
-    try:
-        return cursor.df()
-    except duckdb.Error as exc:
-        raise _failed(exc, *_bound(statement, params)) from None
+    with _statement(statement, params) as (sql, bound):
+        return con.execute(sql, bound).df()
 
 
 def arrow(con: duckdb.DuckDBPyConnection, statement: Statement,
           params: Mapping[str, Any] | None = None) -> pa.Table:
     """Run a query and return a pyarrow Table."""
-    sql, bound = _bound(statement, params)
-    log.debug("sql: %s", sql)
-    try:
+    with _statement(statement, params) as (sql, bound):
         return con.sql(sql, params=bound).to_arrow_table()
-    except duckdb.Error as exc:
-        raise _failed(exc, sql, bound) from None
 
 
 def row(con: duckdb.DuckDBPyConnection, statement: Statement,
         params: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
     """Run a query and return its first row (empty when there is none)."""
-    rows = _execute(con, statement, params).fetchall()
+    with _statement(statement, params) as (sql, bound):
+        rows = con.execute(sql, bound).fetchall()
     return tuple(rows[0]) if rows else ()
 
 
 def scalar(con: duckdb.DuckDBPyConnection, statement: Statement,
            params: Mapping[str, Any] | None = None) -> Any:
     """Run a query that returns one value."""
-    rows = _execute(con, statement, params).fetchall()
-    return rows[0][0] if rows else None
+    return (row(con, statement, params) or (None,))[0]
 
 
 def put(con: duckdb.DuckDBPyConnection, name: str, frame: Frame) -> None:

@@ -28,7 +28,7 @@ def test_the_flow_takes_exactly_the_configs_options():
     ({"regions": ["17'; --"]}, "--region"),
     ({"eligibility": {"cutoff": {"NO_SUCH_PROGRAM": 3}}}, "--eligibility"),
     ({"matching": {"threshold": 0.5}}, "matching"),
-    ({"partition_by": "regency"}, "partition_by"),
+    ({"partition_by": "regency"}, "--partition-by"),
     ({"memory_limit": "lots"}, "memory_limit"),
     ({"colour": "red"}, "--colour: not an option"),
 ])
