@@ -120,6 +120,11 @@ class Run:
             return Path(self.config.temp_dir) / f"reconcile-spill-{self.run_id}"
         return self.work_db.with_name(self.work_db.name + ".tmp")
 
+    @property
+    def threads(self) -> int:
+        """DuckDB threads of the work database: as configured, else every core."""
+        return self.config.threads or resources.default_threads()
+
     @contextmanager
     def connect(self, step: str | None = None) -> Iterator:
         """Open the work database for the running stage, or for a named `step` of it;
@@ -128,7 +133,7 @@ class Run:
         stage = step or self.stage
         started = time.perf_counter()
         with resources.measured(self.spill_dir) as use:
-            con = db.connect(self.work_db, threads=self.config.threads,
+            con = db.connect(self.work_db, threads=self.threads,
                              memory_limit=self.config.memory_limit,
                              temp_directory=self.spill_dir)
             try:
@@ -137,8 +142,8 @@ class Run:
                 con.close()
         self.timings[stage] = round(time.perf_counter() - started, 3)
         self.facts.resources[stage] = use.recorded()
-        log.info("stage %s done in %.1f s (peak memory %.0f MiB, spilled %.0f MiB)", stage,
-                 self.timings[stage], use.peak_rss_mb, use.spill_peak_mb)
+        if step:  # the stage's own line is Stage.run's, measured whole
+            _log_use("step", step, self.timings[step], use)
 
     def take(self, other: Run) -> None:
         """Keep what a stage measured on a copy of this run (a task run elsewhere)."""
@@ -301,9 +306,21 @@ class Stage:
     io: bool = False
 
     def run(self, run: Run) -> None:
-        """Run this stage; its work is timed and logged under its name."""
+        """Run this stage; its work is timed and measured whole under its name (its
+        connections and steps, the partitions matched in this process, too)."""
         run.stage = self.name
-        self.function(run)
+        started = time.perf_counter()
+        with resources.measured(run.spill_dir) as use:
+            self.function(run)
+        run.timings[self.name] = round(time.perf_counter() - started, 3)
+        run.facts.resources[self.name] = {**run.facts.resources.get(self.name, {}),
+                                          **use.recorded()}
+        _log_use("stage", self.name, run.timings[self.name], use)
+
+
+def _log_use(kind: str, name: str, seconds: float, use: resources.StageUse) -> None:
+    log.info("%s %s done in %.1f s (peak memory %.0f MiB, spilled %.0f MiB)", kind, name,
+             seconds, use.peak_rss_mb, use.spill_peak_mb)
 
 
 STAGES = (

@@ -45,6 +45,19 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def worker_memory_limit() -> str | None:
+    """On a Dask worker, MEMORY_SHARE of that worker's own memory limit split between its
+    threads (the coordinator's machine says nothing of the worker's); None elsewhere."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker
+        return None
+    limit = worker.memory_manager.memory_limit or machine_memory_bytes()
+    return f"{int(limit * MEMORY_SHARE / max(worker.state.nthreads, 1)) // 2**20}MB"
+
+
 @dataclass
 class StageUse:
     """What one stage used: its process's peak resident memory and its largest spill."""
@@ -64,10 +77,22 @@ def _folder_bytes(folder: Path) -> int:
         return 0
 
 
+# Measurements open now, outermost first: a stage measured whole while its steps are
+# measured too. The kernel keeps one peak counter per process, so before a step resets
+# it, the peak so far is folded into every open measurement.
+_OPEN: list[StageUse] = []
+_OPEN_LOCK = threading.Lock()
+
+
 def _reset_peak_rss() -> None:
     """Start the kernel's peak-RSS counter (VmHWM) afresh, so it is this stage's peak."""
-    with contextlib.suppress(OSError):  # not Linux or not allowed: the process's peak
-        Path("/proc/self/clear_refs").write_text("5")
+    with _OPEN_LOCK:
+        if _OPEN:
+            peak = _peak_rss_mb()
+            for use in _OPEN:
+                use.peak_rss_mb = max(use.peak_rss_mb, peak)
+        with contextlib.suppress(OSError):  # not Linux or not allowed: the process's peak
+            Path("/proc/self/clear_refs").write_text("5")
 
 
 def _peak_rss_mb() -> float:
@@ -93,6 +118,8 @@ def measured(spill_folder: Path) -> Iterator[StageUse]:
             use.spill_peak_mb = max(use.spill_peak_mb, _folder_bytes(spill_folder) / 2**20)
 
     _reset_peak_rss()
+    with _OPEN_LOCK:
+        _OPEN.append(use)
     sampler = threading.Thread(target=sample, name="spill-sampler", daemon=True)
     sampler.start()
     try:
@@ -100,5 +127,7 @@ def measured(spill_folder: Path) -> Iterator[StageUse]:
     finally:
         done.set()
         sampler.join()
+        with _OPEN_LOCK:
+            _OPEN.remove(use)
         use.spill_peak_mb = max(use.spill_peak_mb, _folder_bytes(spill_folder) / 2**20)
-        use.peak_rss_mb = _peak_rss_mb()
+        use.peak_rss_mb = max(use.peak_rss_mb, _peak_rss_mb())

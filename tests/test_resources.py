@@ -53,7 +53,7 @@ def test_a_run_records_each_stage_and_spills_into_the_configured_folder(
                         memory_limit="256MB")
     result = run_pipeline(config)
     used = json.loads((tmp_path / "out" / "manifest.json").read_text())["resources"]
-    assert {"ingest", "validate", "match", "discrepancies"} <= set(used)
+    assert {"ingest", "validate", "match", "discrepancies", "outputs"} <= set(used)
     assert all(u["peak_rss_mb"] > 0 for u in used.values())
     assert result["run_id"] and list(spill_root.iterdir()) == []  # removed with the run
 
@@ -87,3 +87,28 @@ def test_resource_options_are_checked_like_the_others(small_data, run_config, tm
                              k_anonymity=5, memory_limit="2GB", threads=1,
                              temp_dir=str(tmp_path))
     assert (config.memory_limit, config.threads, config.temp_dir) == ("2GB", 1, tmp_path)
+
+
+def test_a_stage_measured_whole_keeps_the_peak_of_its_steps(tmp_path):
+    """A step resets the kernel's peak counter; the stage around it still sees the step's
+    peak (the match stage holds the partitions' and the combine's connections)."""
+    with resources.measured(tmp_path) as stage:
+        with resources.measured(tmp_path) as step:
+            blob = bytearray(96 * 2**20)
+            blob[:: 4096] = b"\1" * len(blob[:: 4096])
+            del blob
+        with resources.measured(tmp_path) as later:
+            pass
+    assert step.peak_rss_mb >= 96
+    assert stage.peak_rss_mb >= step.peak_rss_mb > later.peak_rss_mb
+
+
+def test_threads_default_to_every_core_of_the_machine(small_data, run_config, tmp_path):
+    from reconcile.pipeline import Run, RunFacts
+
+    config = run_config(small_data, tmp_path / "out")
+    run = Run(config, "r1", tmp_path, RunFacts(lineage={}))
+    with run.connect("probe") as con:
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    assert threads == resources.default_threads() == run.threads
+    assert set(run.facts.resources["probe"]) == {"peak_rss_mb", "spill_peak_mb"}
