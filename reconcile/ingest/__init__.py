@@ -32,6 +32,7 @@ ROLES = {"kemensos": (Table.RAW_KEMENSOS, KEMENSOS_COLUMNS),
          "bps": (Table.RAW_BPS, BPS_COLUMNS),
          "stats": (Table.RAW_STATS, STATS_COLUMNS)}
 REJECTS = "raw_rejects"
+NOTES = "raw_ingest_notes"  # what reading found, per file, for report.xlsx
 EXTRA = ("source_file", "source_row", "numeric_id_cells")
 # Characters no export holds on purpose and XML (report.xlsx) cannot carry: C0 controls
 # but tab and line breaks, DEL, the non-characters U+FFFE/U+FFFF and U+FFFD, which a
@@ -85,11 +86,40 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
                 notes.setdefault(labels[path], {"warnings": []})["skipped_sheets"] = list(
                     sheet.skipped_sheets)
     _refuse_empty(files, labels, rows_read)
+    _store_notes(con, notes)
     warnings = [f"{label}: {w}" for label, note in notes.items() for w in note["warnings"]]
     if warnings and options.get("warnings_are_errors"):
         raise InputError("; ".join(warnings)[:1500] + f" ({config.mapping}: "
                          "warnings_are_errors = true)")
     return rows_read
+
+
+def _store_notes(con: duckdb.DuckDBPyConnection, notes: dict) -> None:
+    """The notes officers should see in the report (warnings, skipped sheets, where the
+    header was found, derived ids, footers), one line each, bilingual where fixed."""
+    lines: list[tuple[str, str]] = []
+    for label, note in notes.items():
+        lines += [(label, f"Peringatan / Warning: {w}") for w in note.get("warnings", [])]
+        if note.get("skipped_sheets"):
+            lines.append((label, "Lembar tanpa tabel penerima dilewati / Sheets without a "
+                                 f"beneficiary table skipped: {', '.join(note['skipped_sheets'])}"))
+        if note.get("title_rows"):
+            lines.append((label, f"Judul kolom di baris {note['header_row']}, di bawah "
+                                 f"{len(note['title_rows'])} baris judul / Header on row "
+                                 f"{note['header_row']}, below {len(note['title_rows'])} "
+                                 "title row(s)"))
+        if note.get("footer_rows"):
+            lines.append((label, f"{note['footer_rows']} baris jumlah/tanda tangan "
+                                 f"dikarantina / {note['footer_rows']} total or signature "
+                                 "row(s) quarantined"))
+        if note.get("derived_ids"):
+            lines.append((label, "Tanpa kolom id: id_penerima diturunkan dari isi baris / No "
+                                 "id column: id_penerima derived from each row's content"))
+    db.put(con, NOTES, pa.table({"source_file": [f for f, _ in lines],
+                                 "seq": list(range(len(lines))),
+                                 "note": [n for _, n in lines]},
+                                schema=pa.schema([("source_file", pa.string()),
+                                                  ("seq", pa.int64()), ("note", pa.string())])))
 
 
 def file_labels(paths: list[Path]) -> dict[Path, str]:
@@ -207,7 +237,7 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
            columns: ColumnMap, note: dict, out: Path) -> int:
     """Append one sheet to its raw table in canonical columns; return the records read."""
     table, wanted = ROLES[role]
-    data = sheet.table
+    data = sheet.rows
     if sheet.title_rows:
         note["title_rows"] = sheet.title_rows
         note["header_row"] = sheet.header_row

@@ -65,6 +65,13 @@ class Sheet:
     header_row: int = 1               # the header's row number
     skipped_sheets: tuple[str, ...] = ()  # sheets of the workbook without a table
 
+    @property
+    def rows(self) -> pa.Table:
+        """The loaded table (open_sheets with `load`); a preflight sheet has none."""
+        if self.table is None:
+            raise ValueError(f"{self.label}: only the header was read (load=False)")
+        return self.table
+
 
 def kind_of(path: Path) -> str:
     """The reader for a file, from its extension."""
@@ -160,8 +167,9 @@ def wide_encoding(head: bytes) -> str | None:
     zeros = [head[i:n:4].count(0) / quarter for i in range(4)]
     high, low = (z > 0.6 for z in zeros), (z < 0.1 for z in zeros)
     pattern = tuple("h" if h else "l" if lo else "?" for h, lo in zip(high, low, strict=True))
-    return {("l", "h", "h", "h"): "utf-32-le", ("h", "h", "h", "l"): "utf-32-be",
-            ("l", "h", "l", "h"): "utf-16-le", ("h", "l", "h", "l"): "utf-16-be"}.get(pattern)
+    wide: dict[tuple[str, ...], str] = {("l", "h", "h", "h"): "utf-32-le", ("h", "h", "h", "l"): "utf-32-be",
+            ("l", "h", "l", "h"): "utf-16-le", ("h", "l", "h", "l"): "utf-16-be"}
+    return wide.get(pattern)
 
 
 def _has_utf8_sequences(path: Path) -> bool:
@@ -263,7 +271,7 @@ def detect_delimiter(header: str) -> str:
     ';'
     """
     counts = {d: header.count(d) for d in DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
@@ -485,12 +493,13 @@ def _sheet_members(book: zipfile.ZipFile) -> dict[str, str]:
     workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
     rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
     targets = {r.get("Id"): r.get("Target", "") for r in rels}
-    members = {}
+    members: dict[str, str] = {}
     for element in workbook.iter():
-        if element.tag.endswith("}sheet"):
+        name = element.get("name")
+        if element.tag.endswith("}sheet") and name is not None:
             rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
             target = targets.get(rid, "")
-            members[element.get("name")] = (target.lstrip("/") if target.startswith("/")
+            members[name] = (target.lstrip("/") if target.startswith("/")
                                             else "xl/" + target)
     return members
 
