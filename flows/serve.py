@@ -4,19 +4,21 @@
     python -m flows.serve stop   [--state DIR]                  (`make stop`)
     python -m flows.serve status [--state DIR]
 
-`start` launches two background process groups, each logging into the state folder
-(default `<project>/.state/serve/`):
+The server is Prefect's own: `prefect server start --background`, waited for with
+`prefect server status --wait` and stopped with `prefect server stop`, its PREFECT_HOME and
+SQLite database in the state folder (default `<project>/.state/serve/`). This module adds
+only what Prefect lacks:
 
-1. `prefect server start --host 127.0.0.1 --port PORT`, its SQLite database and PREFECT_HOME
-   in the state folder (server.log, server.pid);
-2. `python -m flows.deployments` with PREFECT_API_URL pointing at that server: it registers
-   `reconcile-nightly/nightly` (02:00 Asia/Jakarta) and `reconcile/manual` and runs their
-   flow runs (worker.log, worker.pid).
+- the worker, `python -m flows.deployments` with PREFECT_API_URL pointing at that server, in
+  its own process group logging to `<state>/worker.log`: it registers
+  `reconcile-nightly/nightly` (02:00 Asia/Jakarta) and `reconcile/manual` and runs their
+  flow runs;
+- waiting until both deployments are registered and polled, then the officer-facing
+  message: the UI address and how to start a run;
+- the credential and the paths a served run may touch (below).
 
-It returns once the API answers and the worker polls for runs, then prints the UI address
-and how to start a run. Cron schedules fire only with this real server, not in Prefect's
-ephemeral mode. `stop` sends SIGTERM to both groups (SIGKILL after 10 s) and removes the pid
-files; it is safe to repeat.
+Cron schedules fire only with this real server, not in Prefect's ephemeral mode. `stop`
+stops the worker (SIGTERM, SIGKILL after 10 s), then the server; it is safe to repeat.
 
 The server is not an open door, even on 127.0.0.1:
 - every API call needs the credential (Prefect's basic auth, `user:password`): the one in
@@ -28,7 +30,7 @@ The server is not an open door, even on 127.0.0.1:
   RECONCILE_OUTPUTS_ROOT (flows.served_paths), whatever parameters they are given.
 
 This module uses the standard library (and flows.served_paths): it never imports Prefect
-or the flows.
+or the flows, so that `make stop` and `status` answer at once.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -57,10 +58,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE = PROJECT / ".state" / "serve"
 DEFAULT_PORT = 4200
 HOST = "127.0.0.1"
-START_TIMEOUT = 120.0  # seconds, for the API and again for the worker
+START_TIMEOUT = 120  # seconds, for the API and again for the worker
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
-# Stop order matters: the worker pauses its schedules through the server on SIGTERM.
-PROCESSES = ("worker", "server")
+SERVER_PID = "server.pid"  # Prefect's, in its PREFECT_HOME (prefect.cli._server_utils)
 WORKER_MODULE = "flows.deployments"  # `python -m` module of the worker
 # (flow name, deployment name), as registered by flows/deployments.py
 DEPLOYMENTS = (("reconcile-nightly", "nightly"), ("reconcile", "manual"))
@@ -106,14 +106,16 @@ def child_env(state: Path, port: int, auth: str) -> dict[str, str]:
         "RECONCILE_OUTPUTS_ROOT": str(served_paths.outputs_root()),
     })
     env.update({
-        "PREFECT_HOME": str(state / "prefect"),
+        "PREFECT_HOME": str(_prefect_home(state)),
         "PREFECT_API_URL": urls(port)[1],
         "PREFECT_SERVER_API_HOST": HOST,
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{state / 'prefect.db'}",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        # `server start --background` pipes the server's output to a process that exits:
+        # only warnings, so that nothing is lost that mattered
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         "DISABLE_PANDERA_IMPORT_WARNING": "True",
         "PYTHONUNBUFFERED": "1",
     })
@@ -159,11 +161,16 @@ def _auth_header(auth: str) -> str:
     return "Basic " + base64.b64encode(auth.encode()).decode()
 
 
-# ----------------------------------------------------------------------------- pid files
+# ----------------------------------------------------------------------------- processes
+
+
+def _prefect_home(state: Path) -> Path:
+    return state / "prefect"
 
 
 def _pid_file(state: Path, name: str) -> Path:
-    return state / f"{name}.pid"
+    """The worker's pid file is ours; the server's is Prefect's."""
+    return _prefect_home(state) / SERVER_PID if name == "server" else state / "worker.pid"
 
 
 def _read_pid(state: Path, name: str) -> int | None:
@@ -173,54 +180,68 @@ def _read_pid(state: Path, name: str) -> int | None:
         return None
 
 
-def _group_alive(pgid: int) -> bool:
+def _alive(pid: int, marker: bytes) -> bool:
+    """Whether `pid` runs a command line containing `marker`, so that a stale pid file
+    never names a stranger."""
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's group: not ours
-        return False
-    return True
-
-
-def _running(pid: int, name: str) -> bool:
-    """Whether the process group started as `name` under this pid still runs."""
-    if pid <= 1 or not _group_alive(pid):
-        return False
-    try:
+        os.kill(pid, 0)
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:  # leader gone (its children remain) or no /proc: trust the group
+    except (ProcessLookupError, PermissionError):
+        return False
+    except OSError:  # no /proc: trust the signal
         return True
-    # what its command line contains, so that a stale pid file never names a stranger
-    marker = b"prefect" if name == "server" else WORKER_MODULE.encode()
-    return not cmdline or marker in cmdline
+    return marker in cmdline
 
 
 def running_pids(state: Path) -> dict[str, int]:
-    """{process name: pid} of the processes that still run."""
+    """{"server" | "worker": pid} of the processes that still run."""
+    markers = {"server": b"prefect.server", "worker": WORKER_MODULE.encode()}
     found = {}
-    for name in PROCESSES:
+    for name, marker in markers.items():
         pid = _read_pid(state, name)
-        if pid is not None and _running(pid, name):
+        if pid is not None and pid > 1 and _alive(pid, marker):
             found[name] = pid
     return found
 
 
 def _terminate(pid: int, grace: float = STOP_GRACE) -> bool:
-    """SIGTERM the process group, SIGKILL it after `grace` seconds; True once it is gone."""
+    """SIGTERM the worker's process group, SIGKILL it after `grace` seconds; True once it
+    is gone."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return True
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)  # reap it if we started it ourselves
-            if not _group_alive(pid):
-                return True
-            time.sleep(0.2)
-    return not _group_alive(pid)
+        if _gone_within(pid, wait):
+            return True
+    return False
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if we started it ourselves
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _prefect(env: dict[str, str], *args: str, timeout: float = 60.0,
+             new_session: bool = False) -> subprocess.CompletedProcess:
+    """`prefect <args>` with the served environment; its output captured."""
+    return subprocess.run([str(Path(sys.executable).parent / "prefect"), *args], cwd=PROJECT,
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, start_new_session=new_session)
+
+
+def _said(done: subprocess.CompletedProcess) -> str:
+    """What a Prefect command printed, as one indented block for an error message."""
+    text = (done.stdout + done.stderr).strip().splitlines()[-15:]
+    return "\n".join("    " + line for line in text)
 
 
 # ----------------------------------------------------------------------------- HTTP
@@ -243,14 +264,6 @@ def _api(port: int, path: str, body: dict | None = None, timeout: float = 5.0,
         return json.loads(response.read() or b"null")
 
 
-def healthy(port: int) -> bool:
-    """Whether the API on this port answers /api/health."""
-    try:
-        return _api(port, "/health", timeout=3.0) is True
-    except (OSError, ValueError):
-        return False
-
-
 def served_deployments(port: int, auth: str,
                        since: datetime | None = None) -> dict[str, dict]:
     """{"flow/deployment": deployment} for ours; with `since`, only those polled since then."""
@@ -271,16 +284,6 @@ def served_deployments(port: int, auth: str,
 # ----------------------------------------------------------------------------- start
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
 def _log_tail(log: Path, offset: int, lines: int = 25) -> str:
     try:
         with log.open("rb") as handle:
@@ -292,77 +295,76 @@ def _log_tail(log: Path, offset: int, lines: int = 25) -> str:
     return "\n".join("    " + line for line in tail)
 
 
-def _launch(name: str, command: list[str], env: dict[str, str],
-            state: Path) -> tuple[subprocess.Popen, Path, int]:
-    """Start a process group logging to `<state>/<name>.log`; writes `<name>.pid`."""
-    log = state / f"{name}.log"
+def _start_server(state: Path, port: int, env: dict[str, str], timeout: int) -> None:
+    """Prefect's background server, and its own wait until the API answers."""
+    started = _prefect(env, "server", "start", "--background", "--host", HOST,
+                       "--port", str(port), new_session=True)  # outlives this process
+    if started.returncode != 0:
+        raise ServeError(f"`prefect server start` failed:\n{_said(started)}")
+    ready = _prefect(env, "server", "status", "--wait", "--timeout", str(timeout),
+                     timeout=timeout + 30)
+    if ready.returncode != 0:
+        raise ServeError(f"the Prefect server did not answer within {timeout} s:\n"
+                         f"{_said(ready)}")
+
+
+def _start_worker(state: Path, port: int, env: dict[str, str], auth: str,
+                  timeout: int) -> None:
+    """The worker in its own process group, logging to `<state>/worker.log`, waited for
+    until it has registered and polled both deployments."""
+    log = state / "worker.log"
+    since = datetime.now(UTC).replace(microsecond=0)
+    command = [sys.executable, "-m", WORKER_MODULE]
     with log.open("ab") as handle:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        handle.write(f"\n==== {stamp} flows.serve start: {' '.join(command)}\n".encode())
+        handle.write(f"\n==== {since.isoformat()} flows.serve start: {' '.join(command)}\n"
+                     .encode())
         offset = handle.tell()
-        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True, umask=0o077)
-    _pid_file(state, name).write_text(f"{process.pid}\n")
-    return process, log, offset
-
-
-def _wait(what: str, ready, process: subprocess.Popen, log: Path, offset: int,
-          timeout: float) -> None:
+        worker = subprocess.Popen(command, cwd=PROJECT, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=handle, stderr=subprocess.STDOUT,
+                                  start_new_session=True, umask=0o077)
+    _pid_file(state, "worker").write_text(f"{worker.pid}\n")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServeError(f"the {what} exited with code {process.returncode} while starting; "
-                             f"see {log}:\n{_log_tail(log, offset)}")
-        try:
-            if ready():
+        if worker.poll() is not None:
+            raise ServeError(f"the worker exited with code {worker.returncode} while "
+                             f"starting; see {log}:\n{_log_tail(log, offset)}")
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if len(served_deployments(port, auth, since)) == len(DEPLOYMENTS):
                 return
-        except (OSError, ValueError, KeyError):
-            pass
         time.sleep(1.0)
-    raise ServeError(f"the {what} was not ready after {timeout:.0f} s; see {log}:\n"
-                     f"{_log_tail(log, offset)}")
+    raise ServeError(f"the worker had not registered the deployments after {timeout} s; "
+                     f"see {log}:\n{_log_tail(log, offset)}")
 
 
-def start(state: Path, port: int, timeout: float = START_TIMEOUT) -> None:
+def start(state: Path, port: int, timeout: int = START_TIMEOUT) -> None:
     """Start the server and the worker in the background and wait until both are ready."""
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(state, 0o700)  # logs, database and credential: the officer's alone
+    _prefect_home(state).mkdir(exist_ok=True, mode=0o700)
     running = running_pids(state)
     if running:
         pids = ", ".join(f"{name} pid {pid}" for name, pid in running.items())
         raise ServeError(f"already running ({pids}; state {state}), UI at "
                          f"{_saved_ui(state) or '?'}. Stop it first: "
                          f"python -m flows.serve stop --state {state}  (or make stop)")
-    for name in PROCESSES:
-        _pid_file(state, name).unlink(missing_ok=True)
-    if not _port_free(port):
-        raise ServeError(f"port {port} on {HOST} is already in use: "
-                         "choose another one with --port")
+    for name in ("server", "worker"):
+        _pid_file(state, name).unlink(missing_ok=True)  # stale: Prefect refuses to start
     try:
         served_paths.check_setup(_nightly_out())
     except RunRefused as refused:
         raise ServeError(str(refused)) from None
     auth, source = credential(state)
     env = child_env(state, port, auth)
-    since = datetime.now(UTC).replace(microsecond=0)
-    server, log, offset = _launch(
-        "server", [sys.executable, "-m", "prefect", "server", "start",
-                   "--host", HOST, "--port", str(port)], env, state)
     try:
-        _wait("Prefect server", lambda: healthy(port), server, log, offset, timeout)
-        worker, log, offset = _launch("worker", [sys.executable, "-m", WORKER_MODULE],
-                                      env, state)
-        _wait(f"worker (python -m {WORKER_MODULE})",
-              lambda: len(served_deployments(port, auth, since)) == len(DEPLOYMENTS),
-              worker, log, offset, timeout)
+        _start_server(state, port, env, timeout)
+        _start_worker(state, port, env, auth, timeout)
     except BaseException:
         stop(state, quiet=True)
         raise
     ui, api = urls(port)
     (state / "serve.json").write_text(json.dumps(
-        {"port": port, "ui": ui, "api": api, "started": since.isoformat(),
-         "pids": running_pids(state), "credential": source}, indent=2) + "\n")
+        {"port": port, "ui": ui, "api": api, "pids": running_pids(state),
+         "credential": source}, indent=2) + "\n")
     _say(started_message(state, port, source))
 
 
@@ -414,15 +416,21 @@ Stop: make stop   (python -m flows.serve stop --state {_shown(state)})"""
 
 
 def stop(state: Path, quiet: bool = False) -> None:
-    """Stop the worker, then the server; remove the pid files. Safe to repeat."""
-    stopped = []
-    for name in PROCESSES:
-        pid = _read_pid(state, name)
-        if pid is not None and _running(pid, name):
-            if not _terminate(pid):
-                raise ServeError(f"{name} process group {pid} did not stop, even on SIGKILL")
-            stopped.append(f"{name} (pid {pid})")
-        _pid_file(state, name).unlink(missing_ok=True)
+    """Stop the worker (it pauses its schedules through the server on SIGTERM), then the
+    server with `prefect server stop`, waiting until it is gone. Safe to repeat."""
+    running, stopped = running_pids(state), []
+    if "worker" in running:
+        if not _terminate(running["worker"]):
+            raise ServeError(f"worker process group {running['worker']} did not stop, "
+                             "even on SIGKILL")
+        stopped.append(f"worker (pid {running['worker']})")
+    _pid_file(state, "worker").unlink(missing_ok=True)
+    if "server" in running:
+        _prefect(dict(os.environ, PREFECT_HOME=str(_prefect_home(state))), "server", "stop")
+        if not _gone_within(running["server"], STOP_GRACE):
+            os.kill(running["server"], signal.SIGKILL)
+        stopped.append(f"server (pid {running['server']})")
+    _pid_file(state, "server").unlink(missing_ok=True)
     if not quiet:
         _say(f"stopped {' and '.join(stopped)}" if stopped else "nothing was running")
 
@@ -431,12 +439,12 @@ def status(state: Path) -> int:
     """Print whether the server and the worker run; 0 if both do, 3 otherwise."""
     running = running_pids(state)
     ui = _saved_ui(state)
-    for name in reversed(PROCESSES):
+    for name in ("server", "worker"):
         pid = running.get(name)
         _say(f"{name}: running (pid {pid})" if pid else f"{name}: not running")
     if running and ui:
         _say(f"UI: {ui}")
-    return 0 if len(running) == len(PROCESSES) else 3
+    return 0 if len(running) == 2 else 3
 
 
 def main(argv: list[str] | None = None) -> int:

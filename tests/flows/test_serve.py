@@ -132,10 +132,19 @@ def _serve(command: str, state: Path, env: dict, *extra: str) -> subprocess.Comp
 
 def _gone(pid: int) -> bool:
     try:
-        os.killpg(pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     return False
+
+
+def _prefect_cli(env: dict, *args: str) -> str:
+    """`prefect <args>` against the served server; its output, once it succeeded."""
+    prefect = Path(sys.executable).parent / "prefect"
+    done = subprocess.run([str(prefect), *args], cwd=PROJECT, env=env | {"COLUMNS": "300"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def _trigger(deployment: str, env: dict, **params) -> str:
@@ -178,8 +187,9 @@ def test_serve_registers_deployments_and_runs_a_manual_run(small_data, tmp_path)
     pids = {}
     try:
         started = _serve("start", state, env, "--port", str(port))
-        pids = {name: int((state / f"{name}.pid").read_text())
-                for name in ("server", "worker") if (state / f"{name}.pid").exists()}
+        pid_files = {"server": state / "prefect" / "server.pid", "worker": state / "worker.pid"}
+        pids = {name: int(path.read_text()) for name, path in pid_files.items()
+                if path.exists()}
         assert started.returncode == 0, started.stdout + started.stderr
         assert f"http://127.0.0.1:{port}" in started.stdout
         assert "deployment run 'reconcile/manual'" in started.stdout
@@ -230,9 +240,16 @@ def test_serve_registers_deployments_and_runs_a_manual_run(small_data, tmp_path)
 
             _wait_for(client, _trigger("reconcile-nightly/nightly", cli_env), state)
             assert (runs / "nightly" / "manifest.json").exists()
+
+        # Prefect's own commands read the served server (they broke on Prefect 3.8.8 with
+        # FastAPI 0.155: 422)
+        listed = _prefect_cli(cli_env, "deployment", "ls")
+        assert "reconcile/manual" in listed and "reconcile-nightly/nightly" in listed, listed
+        runs_listed = _prefect_cli(cli_env, "flow-run", "ls")
+        assert runs_listed.count("COMPLETED") >= 2 and "FAILED" in runs_listed, runs_listed
     finally:
         stopped = _serve("stop", state, env)
     assert stopped.returncode == 0, stopped.stderr
-    assert pids and all(_gone(pid) for pid in pids.values()), pids
-    assert not list(state.glob("*.pid"))
+    assert set(pids) == {"server", "worker"} and all(map(_gone, pids.values())), pids
+    assert not list(state.rglob("*.pid"))
     assert "nothing was running" in _serve("stop", state, env).stdout
