@@ -194,20 +194,82 @@ def _all_values(book) -> list:
 
 def test_xlsx_sheets(report_xlsx):
     book = openpyxl.load_workbook(report_xlsx)
-    assert book.sheetnames == ["Ringkasan (Summary)", "not_in_register", "inclusion_error",
-                               "exclusion_error", "duplicate_enrolment", "invalid_nik",
-                               "region_mismatch"]
+    assert book.sheetnames == ["Ringkasan (Summary)", "Wilayah (Regions)",
+                               "Desil per wilayah (Desil)", "not_in_register",
+                               "inclusion_error", "exclusion_error", "duplicate_enrolment",
+                               "invalid_nik", "region_mismatch"]
     sheet = book["inclusion_error"]
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref == "A1:M4"
     header = [c.value for c in sheet[1]]
     assert header[0] == "Tingkat / Severity" and "Bukti / Evidence" in header
     assert sheet.max_row == 4
+    assert [c.value for c in sheet[2]][:2] == ["Tinggi / High", "inclusion_error"]
     summary = [v for row in book["Ringkasan (Summary)"].iter_rows(values_only=True)
                for v in row if v is not None]
     assert "Temuan per kategori / Findings per category" in summary
-    assert "Bengkulu Selatan" in summary and 0.7333 in summary
     assert any("estimasi survei" in str(v) for v in summary)
+    regions = [v for row in book["Wilayah (Regions)"].iter_rows(values_only=True)
+               for v in row if v is not None]
+    assert "Bengkulu Selatan" in regions and 0.7333 in regions
+    desil = list(book["Desil per wilayah (Desil)"].iter_rows(values_only=True))
+    assert desil[1][:4] == ("kabupaten", "17.01", "Bengkulu Selatan", 120)
+
+
+def test_xlsx_prints_on_a4_landscape_one_page_wide(report_xlsx):
+    """Printed or saved as PDF, every sheet is A4 landscape, its columns one page wide,
+    its header repeated on each page (tests/test_report_print.py prints it for real)."""
+    book = openpyxl.load_workbook(report_xlsx)
+    for sheet in book.worksheets:
+        assert sheet.page_setup.paperSize == 9, sheet.title  # A4
+        assert sheet.page_setup.orientation == "landscape", sheet.title
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.print_title_rows == "$1:$1", sheet.title
+    wrapped = book["inclusion_error"]["J2"]  # evidence: wrapped within its column
+    assert wrapped.alignment.wrap_text and wrapped.alignment.vertical == "top"
+
+
+def test_xlsx_quarantine_sheet(report_con, tmp_path):
+    """Quarantined rows by file and row, with the reason and masked values; a full NIK
+    left in the values by mistake is masked on the sheet."""
+    db.run(report_con, """CREATE TABLE quarantine AS SELECT * FROM (VALUES
+        ('kemensos', 'pkh.csv', 12, 'footer_row', 'a total or signature row', NULL, ''),
+        ('kemensos', 'pkh.csv', 3, 'unparsable_row', 'row does not parse: unclosed quote',
+         NULL, '1771********0001,"S*** A*****,1990-01-01'),
+        ('kemensos', 'bpnt.csv', 7, 'invalid_date', 'birth date is not a date',
+         'tgl_lahir', 'nik=1771014101900001 | tgl_lahir=1990-13-45'))
+        t(source, source_file, source_row, reason_code, reason, column_name, raw_values)""")
+    path = tmp_path / "report.xlsx"
+    write_report_xlsx(report_con, path)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[3] == "Karantina (Quarantine)"
+    rows = list(book["Karantina (Quarantine)"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("Berkas / File", "Baris / Row", "Alasan / Reason",
+                           "Nilai (disamarkan) / Values (masked)")
+    assert [r[:2] for r in rows[1:]] == [("bpnt.csv", 7), ("pkh.csv", 3), ("pkh.csv", 12)]
+    assert rows[1][3] == "nik=1771********0001 | tgl_lahir=1990-13-45"
+    assert rows[2][2:4] == ("row does not parse: unclosed quote",
+                            '1771********0001,"S*** A*****,1990-01-01')
+    summary = {r[0]: r[1] for r in book.worksheets[0].iter_rows(values_only=True)}
+    assert summary["Baris dikarantina / Quarantined rows"] == 3
+    assert_private("\n".join(v for v in _all_values(book) if isinstance(v, str)))
+
+
+def test_xlsx_summary_shows_the_notes_on_reading_the_files(report_con, tmp_path):
+    db.run(report_con, """CREATE TABLE raw_ingest_notes AS SELECT * FROM (VALUES
+        ('pkh.xlsx', 0, 'Lembar tanpa tabel penerima dilewati / Sheets without a '
+                        'beneficiary table skipped: REKAP'),
+        ('pkh.xlsx', 1, 'Peringatan / Warning: id column 1771014101900001 unused'))
+        t(source_file, seq, note)""")
+    path = tmp_path / "report.xlsx"
+    write_report_xlsx(report_con, path)
+    values = [v for row in openpyxl.load_workbook(path).worksheets[0].iter_rows(
+        values_only=True) for v in row if isinstance(v, str)]
+    assert "Catatan pembacaan berkas / Notes on reading the files" in values
+    assert "pkh.xlsx: Lembar tanpa tabel penerima dilewati / Sheets without a beneficiary " \
+           "table skipped: REKAP" in values
+    assert "pkh.xlsx: Peringatan / Warning: id column 1771********0001 unused" in values
 
 
 def test_xlsx_neutralises_formulas(report_xlsx):
@@ -314,7 +376,7 @@ def test_xlsx_accuracy_sheet(accuracy_con, tmp_path):
     write_report_xlsx(accuracy_con, path)
     book = openpyxl.load_workbook(path)
     assert book.sheetnames[:3] == ["Ringkasan (Summary)", "Akurasi (Accuracy)",
-                                   "not_in_register"]
+                                   "Wilayah (Regions)"]
     assert book["inclusion_error"].max_row == 4  # category rows still land in their sheet
     sheet = book["Akurasi (Accuracy)"]
     values = [v for row in sheet.iter_rows(values_only=True) for v in row if v is not None]
