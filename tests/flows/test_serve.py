@@ -53,6 +53,21 @@ def test_newest_inputs_names_what_is_missing(tmp_path):
         newest_inputs(tmp_path / "absent")
 
 
+def test_the_nightly_cron_schedule_computes_its_dates():
+    """Why pyproject pins whenever>=0.11: with 0.10.5, which Prefect 3.9.1 accepts,
+    Prefect's scheduler fails on every zoned cron schedule ("tzinfo must be of type
+    ZoneInfo"), so the nightly run would never be scheduled."""
+    import asyncio
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    from flows.deployments import NIGHTLY_CRON, TIMEZONE
+
+    dates = asyncio.run(CronSchedule(cron=NIGHTLY_CRON, timezone=TIMEZONE).get_dates(n=2))
+    assert [(d.hour, d.minute) for d in dates] == [(2, 0), (2, 0)]
+    assert (dates[1] - dates[0]).total_seconds() == 86_400
+
+
 def test_served_runs_keep_to_the_inbox_and_the_outputs_root(tmp_path, monkeypatch):
     from flows.served_paths import check_inbox, check_run
     from reconcile.errors import RunRefused
