@@ -7,12 +7,8 @@ SAMPLE := data/sample
 OUT    := data/runs/latest
 PEOPLE ?= 20000
 
-# Embedded defaults: local files, Prefect's ephemeral mode with its state in the project.
+# Prefect's state in the project; every other default is in flows/environment.py.
 export PREFECT_HOME ?= $(CURDIR)/.state/prefect
-export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
-export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
-export DISABLE_PANDERA_IMPORT_WARNING ?= True
-$(shell mkdir -p $(PREFECT_HOME))  # Prefect does not create its home's parent folders
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

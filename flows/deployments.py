@@ -21,10 +21,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prefect import flow, get_run_logger
+from flows import environment
 
-from flows import served_paths
-from reconcile.tables import PROGRAMS
+environment.apply()  # before Prefect is imported: it reads its settings once
+
+from prefect import flow, get_run_logger  # noqa: E402
+
+from flows import served_paths  # noqa: E402
+from reconcile.tables import PROGRAMS  # noqa: E402
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment

@@ -29,7 +29,7 @@ The server is not an open door, even on 127.0.0.1:
 - the runs it starts read only from RECONCILE_INBOX and write only under
   RECONCILE_OUTPUTS_ROOT (flows.served_paths), whatever parameters they are given.
 
-This module uses the standard library (and flows.served_paths): it never imports Prefect
+This module uses the standard library (and flows.environment, flows.served_paths): it never imports Prefect
 or the flows, so that `make stop` and `status` answer at once.
 """
 
@@ -51,7 +51,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows import served_paths
+from flows import environment, served_paths
 from reconcile.errors import RunRefused
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def urls(port: int) -> tuple[str, str]:
 def child_env(state: Path, port: int, auth: str) -> dict[str, str]:
     """Environment of the server and the worker: everything local, nothing phones home,
     the API behind the credential, the runs kept to the inbox and the outputs root."""
-    env = dict(os.environ)
+    env = environment.DEFAULTS | dict(os.environ)
     for key in ("PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_API_DATABASE_CONNECTION_URL",
                 AUTH_ENV):
         env.pop(key, None)
@@ -111,12 +111,11 @@ def child_env(state: Path, port: int, auth: str) -> dict[str, str]:
         "PREFECT_SERVER_API_HOST": HOST,
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{state / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # even if the officer's shell says not
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         # `server start --background` pipes the server's output to a process that exits:
         # only warnings, so that nothing is lost that mattered
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        "DISABLE_PANDERA_IMPORT_WARNING": "True",
         "PYTHONUNBUFFERED": "1",
     })
     return env
