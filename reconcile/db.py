@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -29,9 +30,29 @@ _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class SqlError(RuntimeError):
-    """A DuckDB statement failed: the message names the table it was building and the
-    statement's first line, then DuckDB's error and the whole statement (its text holds
-    no value: values are bound, and bound values are never shown)."""
+    """A DuckDB statement failed: the message names the stage, the table it was building
+    and the statement's first line, then DuckDB's error and the whole statement (its text
+    holds no value: values are bound, and bound values are never shown)."""
+
+
+_STAGE: ContextVar[str | None] = ContextVar("stage", default=None)
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Name the stage whose statements run inside (a failed one says so)."""
+    token = _STAGE.set(name)
+    try:
+        yield
+    finally:
+        _STAGE.reset(token)
+
+
+def _identifier(text: str, what: str) -> None:
+    """Refuse a table, alias, variable or parameter name that is not a plain name: it goes
+    into the SQL text, where only names may go."""
+    if not _NAME.fullmatch(text):
+        raise ValueError(f"not a {what}: {text!r}")
 
 
 @dataclass(frozen=True)
@@ -76,8 +97,7 @@ def constants(values: Mapping[str, Any]) -> None:
     fragment can use them without each caller passing them. Never user values: those are
     passed with the statement."""
     for name, value in values.items():
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"not a parameter name: {name!r}")
+        _identifier(name, "parameter name")
         if name in _CONSTANTS and _CONSTANTS[name] != value:
             raise ValueError(f"SQL constant ${name} is registered twice")
         _CONSTANTS[name] = value
@@ -110,7 +130,9 @@ def _failed(exc: duckdb.Error, sql: str, bound: Mapping[str, Any] | None) -> Sql
         if found:
             doing = description.format(*found.groups())
             break
-    return SqlError(f"{doing} ({first[:120]}): {message}\n--- while running ---\n{sql}")
+    where = f"stage {_STAGE.get()}: " if _STAGE.get() else ""
+    return SqlError(f"{where}{doing} ({first[:120]}): {message}\n--- while running ---\n"
+                    f"{sql}")
 
 
 @contextmanager
@@ -143,8 +165,7 @@ def materialise(con: duckdb.DuckDBPyConnection, table: str, query: Statement,
                 params: Mapping[str, Any] | None = None, temp: bool = False) -> None:
     """Store a query's result as `table` (a name from code), replacing any earlier one;
     temporary tables live in the connection's memory and spill past its memory limit."""
-    if not _NAME.fullmatch(table):
-        raise ValueError(f"not a table name: {table!r}")
+    _identifier(table, "table name")
     step = query if isinstance(query, Step) else Step(query)
     kind = "TEMP TABLE" if temp else "TABLE"
     run(con, Step(f"CREATE OR REPLACE {kind} {table} AS {step.sql}", step.params), params)
@@ -228,8 +249,7 @@ def sql_path(path: Path | str) -> str:
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str,
            read_only: bool = False) -> None:
     """Attach the DuckDB file `path` as `alias` (a name from code), the path bound."""
-    if not _NAME.fullmatch(alias):
-        raise ValueError(f"not a database alias: {alias!r}")
+    _identifier(alias, "database alias")
     mode = " (READ_ONLY)" if read_only else ""
     run(con, f"ATTACH $path AS {alias}{mode}", {"path": sql_path(path)})
 
@@ -237,8 +257,7 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str,
 def variable_sql(name: str) -> str:
     """`getvariable('name')` of a session variable set by `set_variables` (a name from
     code, checked; DuckDB needs it as a literal)."""
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"not a variable name: {name!r}")
+    _identifier(name, "variable name")
     return f"getvariable('{name}')"
 
 
@@ -249,8 +268,7 @@ def set_variables(con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> 
     where exact per-statement parameter lists would be fragile.
     """
     for name, value in values.items():
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"not a variable name: {name!r}")
+        _identifier(name, "variable name")
         run(con, f"SET VARIABLE {name} = $value", {"value": value})
 
 

@@ -602,6 +602,17 @@ def test_a_failed_statement_names_its_table_and_first_line_never_a_bound_value(c
     assert error.value.__cause__ is None  # DuckDB's own message holds the value
 
 
+def test_a_failed_statement_names_the_stage_it_ran_in(con):
+    from reconcile import db
+
+    with db.stage("findings"), pytest.raises(db.SqlError) as error:
+        db.materialise(con, "discrepancies", "SELECT no_such_column FROM range(1)")
+    assert str(error.value).startswith("stage findings: building discrepancies (")
+    with pytest.raises(db.SqlError) as outside:
+        db.run(con, "SELECT no_such_column FROM range(1)")
+    assert str(outside.value).startswith("running a query")
+
+
 def test_a_statement_binds_the_constants_and_parameters_it_names(con):
     from reconcile import db
 
