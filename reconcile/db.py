@@ -213,17 +213,6 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return int(scalar(con, f'SELECT count(*) FROM "{name}"'))
 
 
-def quote(text: str) -> str:
-    """A SQL string literal of one of the code's own constants (a reason, a category);
-    values from users or files are bound instead."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def in_list(texts) -> str:
-    """`('a', 'b')` for `x IN ...` over the code's own constants (see `quote`)."""
-    return "(" + ", ".join(quote(t) for t in texts) + ")"
-
-
 def has_table(con: duckdb.DuckDBPyConnection, name: str, database: str | None = None) -> bool:
     """Whether a table (temporary ones included) exists, in `database` if given (an
     attached alias) or in any; the names are bound, never written into the SQL."""
