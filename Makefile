@@ -42,14 +42,16 @@ run: sample  ## set up, generate sample data, run the whole flow, print where th
 	$(BIN)/reconcile run --kemensos $(SAMPLE)/kemensos_*.csv --bps $(SAMPLE)/bps_register.parquet \
 	  --stats $(SAMPLE)/bps_poverty_stats.csv --out $(OUT)
 
-check: install  ## the fast loop (about a minute): contracts, lint, tests without flows or browser
+check: install  ## the fast loop (about a minute): contracts, lint, types, tests without flows or browser
 	$(BIN)/lint-imports
 	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not flow and not slow and not browser"
 
-test: install browser office  ## architecture contract, lint, then the test suite
+test: install browser office  ## architecture contract, lint, types, then the test suite
 	$(BIN)/lint-imports
 	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: install  ## ruff and the architecture contract
