@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import json
 import logging
 import os
+import re
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from flows import environment
@@ -29,9 +33,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if not _is_refusal(exc):
             raise
+        from reconcile.errors import refusal_text
+
         if getattr(args, "debug", False):
             traceback.print_exception(exc)
-        print(f"reconcile: {exc}", file=sys.stderr)
+        print(refusal_text(exc), file=sys.stderr)
         _forget_frames(exc)
         return 2
 
@@ -122,7 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dask-address", help="Dask scheduler for the provinces "
                      "(default: RECONCILE_DASK_ADDRESS; none: threads here)")
     run.add_argument("--debug", action="store_true",
-                     help="show Prefect's tracebacks when a run is refused (default: one line)")
+                     help="show the traceback when a run is refused (default: the message)")
+    run.add_argument("--verbose", action="store_true",
+                     help="show Prefect's INFO lines (default: warnings and the stages' "
+                          "progress; run.log has everything)")
     run.set_defaults(handler=_run)
 
     bench = sub.add_parser("bench", help="quality and speed against Splink")
@@ -179,6 +188,7 @@ def _review_import(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _check_input_paths(args)  # a mistyped path is answered at once, before Prefect starts
     from flows import temporary_server
 
     # Prefect's temporary server starts first: its ~3 s start-up overlaps the imports below
@@ -189,6 +199,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.debug:
         _quiet_refusals()
+    if not args.verbose:
+        _quiet_console()
 
     params = {"kemensos": [str(p) for p in args.kemensos], "bps": str(args.bps),
               "stats": str(args.stats), "out": str(args.out),
@@ -206,7 +218,9 @@ def _run(args: argparse.Namespace) -> int:
     if server is not None:
         _import_while_waiting()
         server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-    with owner_only():  # Prefect's own ephemeral server, if it starts one, and its database
+    print(f"reconcile: {len(args.kemensos)} Kemensos file(s), register {args.bps.name}, "
+          f"statistics {args.stats.name} -> {args.out}", flush=True)
+    with owner_only(), _progress():  # owner_only: Prefect's own server and its database
         result = reconcile_flow(**params, dask_address=args.dask_address)
     print(_summary_text(result))
     return 0
@@ -218,7 +232,6 @@ FIRST_CALL_IMPORTS = ("prefect.flow_engine", "prefect.utilities.visualization",
 
 
 def _import_while_waiting() -> None:
-    import contextlib
     import importlib
 
     for module in FIRST_CALL_IMPORTS:
@@ -247,6 +260,76 @@ def _quiet_refusals() -> None:
         if isinstance(handler, PrefectConsoleHandler) and not any(
                 isinstance(f, _RefusalFilter) for f in handler.filters):
             handler.addFilter(_RefusalFilter())
+
+
+def _quiet_console() -> None:
+    """Prefect's console lines at WARNING: its INFO lines (flow and task states) would
+    come before a refusal; the flow's log in Prefect and run.log keep them."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.setLevel(max(handler.level, logging.WARNING))
+
+
+STAGE_DONE = re.compile(r"^stage (\S+) done in ([0-9.]+) s")
+
+
+class _StageLines(logging.Handler):
+    """One short line per finished stage, from the pipeline's own records."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        done = STAGE_DONE.match(record.getMessage())
+        if done:
+            print(f"  {done[1]:<14} done ({float(done[2]):.1f} s)", flush=True)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[None]:
+    pipeline = logging.getLogger("reconcile.pipeline")
+    handler = _StageLines(logging.INFO)
+    pipeline.addHandler(handler)
+    try:
+        yield
+    finally:
+        pipeline.removeHandler(handler)
+
+
+def _check_input_paths(args: argparse.Namespace) -> None:
+    """Every input path names a file, or one refusal naming the option, the path and the
+    nearest file names in its folder (a mistyped name is the usual cause)."""
+    from reconcile.errors import InputError
+
+    named = [*(("--kemensos", p) for p in args.kemensos), ("--bps", args.bps),
+             ("--stats", args.stats), *((("--mapping", args.mapping),) if args.mapping else ())]
+    for option, path in named:
+        if path.is_file():
+            continue
+        if path.exists():
+            raise InputError(f"{option} {path}: not a file (a folder or a device). Fix: "
+                             "give the file itself",
+                             f"{option} {path}: bukan berkas (folder atau perangkat). "
+                             "Perbaiki: berikan berkasnya sendiri")
+        near = _near_names(path)
+        hint_en = f" Did you mean {' or '.join(near)}?" if near else ""
+        hint_id = f" Mungkin maksudnya {' atau '.join(near)}?" if near else ""
+        raise InputError(f"{option} {path}: file not found.{hint_en} Fix: check the path "
+                         "and the file name",
+                         f"{option} {path}: berkas tidak ditemukan.{hint_id} Perbaiki: "
+                         "periksa jalur dan nama berkasnya")
+
+
+def _near_names(path: Path) -> list[str]:
+    """Files in the path's folder (or its nearest existing parent) named like it."""
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file()][:10_000]
+    except OSError:
+        return []
+    return [str(folder / n) for n in difflib.get_close_matches(path.name, names, n=2,
+                                                                 cutoff=0.75)]
 
 
 def _review(args: argparse.Namespace) -> dict:

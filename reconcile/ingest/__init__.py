@@ -6,6 +6,7 @@ column stops the run at once with one message that names the file and the fix.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ import pyarrow.compute as pc
 
 from reconcile import db, privacy, publish
 from reconcile.config import RunConfig
-from reconcile.errors import InputError
+from reconcile.errors import README, InputError
 from reconcile.ingest.headers import ColumnMap, mapping_keys, normalise, resolve
 from reconcile.ingest.readers import ROW, Sheet, open_sheets
 from reconcile.ingest.regions import resolve_names
@@ -72,7 +73,8 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
     _refuse_unused_mapping(config.mapping, options["columns"],
                            [sheet.headers for _, _, sheet in previews])
     plans = {(path, sheet.label): resolve(sheet.label, role, sheet.headers, ROLES[role][1],
-                                          options["columns"])
+                                          options["columns"], sheet.header_row,
+                                          sheet.header_known)
              for role, path, sheet in previews}
     _create_tables(con)
     rows_read: dict[str, int] = {}
@@ -89,8 +91,12 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
     _store_notes(con, notes)
     warnings = [f"{label}: {w}" for label, note in notes.items() for w in note["warnings"]]
     if warnings and options.get("warnings_are_errors"):
-        raise InputError("; ".join(warnings)[:1500] + f" ({config.mapping}: "
-                         "warnings_are_errors = true)")
+        shown = "\n".join(warnings[:5])[:1500]
+        raise InputError(f"{shown}\n({config.mapping}: warnings_are_errors = true). Fix: "
+                         "correct the files, or set warnings_are_errors = false",
+                         f"{len(warnings)} peringatan menghentikan proses ({config.mapping}: "
+                         "warnings_are_errors = true; rinciannya di bawah). Perbaiki: "
+                         "betulkan berkasnya, atau tulis warnings_are_errors = false")
     return rows_read
 
 
@@ -133,7 +139,9 @@ def file_labels(paths: list[Path]) -> dict[Path, str]:
     resolved = [p.resolve() for p in paths]
     for i, path in enumerate(resolved):
         if path in resolved[:i]:
-            raise InputError(f"{paths[i]}: given twice as an input; give each file once")
+            raise InputError(f"{paths[i]}: given twice as an input. Fix: give each file once",
+                             f"{paths[i]}: diberikan dua kali. Perbaiki: berikan setiap "
+                             "berkas sekali saja")
     given = [Path(os.path.abspath(p)) for p in paths]  # a link keeps its own name
     labels = {}
     for path, full in zip(paths, given, strict=True):
@@ -153,9 +161,12 @@ def _refuse_unused_mapping(mapping: Path | None, columns: dict[str, str],
     found = {normalise(h) for file_headers in headers for h in file_headers}
     missing = [c for c, header in columns.items() if normalise(header) not in found]
     if missing:
+        named = ", ".join(repr(columns[c])[:40] for c in missing)
         raise InputError(f"{mapping}: maps {', '.join(missing)} to header(s) no input has "
-                         f"({', '.join(repr(columns[c])[:40] for c in missing)}); check "
-                         "the spelling")
+                         f"({named}). Fix: check the spelling against the file's header row",
+                         f"{mapping}: memetakan {', '.join(missing)} ke judul kolom yang "
+                         f"tidak ada di berkas mana pun ({named}). Perbaiki: periksa "
+                         "ejaannya dengan baris judul kolom berkas")
 
 
 def _refuse_empty(files: list[tuple[str, Path]], labels: dict[Path, str],
@@ -169,13 +180,19 @@ def _refuse_empty(files: list[tuple[str, Path]], labels: dict[Path, str],
 
     kemensos = [path for role, path in files if role == "kemensos"]
     if not sum(read(p) for p in kemensos):
-        raise InputError(f"{', '.join(map(str, kemensos))[:300]}: no beneficiary rows "
-                         "(only a header); give the Kemensos lists with their rows")
+        named = ", ".join(map(str, kemensos))[:300]
+        raise InputError(f"{named}: no beneficiary rows (only a header). Fix: give the "
+                         "Kemensos lists with their rows",
+                         f"{named}: tidak ada baris penerima (hanya judul kolom). Perbaiki: "
+                         "berikan daftar Kemensos beserta barisnya")
     for role, path in files:
         if role != "kemensos" and not read(path):
-            what = "register" if role == "bps" else "statistics"
-            raise InputError(f"{path}: the {what} file has no rows (only a header); "
-                             "export it again")
+            what, apa = (("register", "register") if role == "bps"
+                         else ("statistics", "statistik"))
+            raise InputError(f"{path}: the {what} file has no rows (only a header). Fix: "
+                             "export it again",
+                             f"{path}: berkas {apa} tidak berisi baris (hanya judul kolom). "
+                             "Perbaiki: ekspor ulang")
 
 
 def read_mapping(path: Path | None) -> dict:
@@ -192,29 +209,51 @@ def read_mapping(path: Path | None) -> dict:
         else:
             lines = [ln.split(",", 1) for ln in path.read_text(encoding="utf-8").splitlines()]
             data = {"columns": {k.strip(): v.strip() for k, v in lines[1:] if v.strip()}}
-    except (OSError, ValueError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{path}: mapping file cannot be read ({exc}); see README "
-                         "'Headers and mapping files'") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _mapping_error(path, f"not valid TOML ({exc})",
+                             f"bukan TOML yang sah ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise _mapping_error(path, f"cannot be read ({type(exc).__name__}: {exc})",
+                             f"tidak dapat dibaca ({type(exc).__name__})") from None
     data = {"columns": {}, **data}
     columns = data["columns"]
     if not isinstance(columns, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
-        raise InputError(f"{path}: [columns] must map column names to headers "
-                         "(nik = \"NOMOR INDUK\"); see README 'Headers and mapping files'")
+        raise _mapping_error(path, "[columns] must map column names to headers "
+                             '(nik = "NOMOR INDUK")', "[columns] harus memetakan nama kolom "
+                             'ke judul kolom (nik = "NOMOR INDUK")')
     valid = mapping_keys()
     unknown = [k for k in columns if k not in valid]
     if unknown:
-        raise InputError(f"{path}: unknown column key(s) {', '.join(unknown)[:200]}; valid "
-                         f"keys: {', '.join(valid)}")
+        close = {k: difflib.get_close_matches(k, valid, n=1) for k in unknown}
+        hints = "; ".join(f"{k} -> {m[0]}?" for k, m in close.items() if m)
+        hint = f" ({hints})" if hints else ""
+        keys = ", ".join(valid)
+        raise _mapping_error(path, f"unknown column key(s) {', '.join(unknown)[:200]}{hint}; "
+                             f"valid keys: {keys}",
+                             f"kunci kolom tidak dikenal: {', '.join(unknown)[:200]}{hint}; "
+                             "kunci yang sah tercantum di bawah")
     if "warnings_are_errors" in data and not isinstance(data["warnings_are_errors"], bool):
-        raise InputError(f"{path}: warnings_are_errors must be true or false")
+        raise _mapping_error(path, "warnings_are_errors must be true or false",
+                             "warnings_are_errors harus true atau false")
     for key in ("encoding", "delimiter", "sheet"):
         if key in data and not (isinstance(data[key], str) and data[key]):
-            raise InputError(f"{path}: {key} must be a non-empty text value")
+            raise _mapping_error(path, f"{key} must be a non-empty text value",
+                                 f"{key} harus berupa teks yang tidak kosong")
     if len(data.get("delimiter", ",")) != 1:
-        raise InputError(f"{path}: delimiter must be one character, not "
-                         f"{data['delimiter']!r:.20}")
+        raise _mapping_error(path, f"delimiter must be one character, not "
+                             f"{data['delimiter']!r:.20}", "delimiter harus satu karakter")
     return data
+
+
+def _mapping_error(path: Path, problem: str, masalah: str) -> InputError:
+    """A mapping file that cannot be used: its line where TOML says, and the README."""
+    line = re.search(r"at line ([0-9]+)", problem)
+    at_en, at_id = (f", line {line[1]}", f", baris {line[1]}") if line else ("", "")
+    return InputError(f"{path}{at_en} (mapping file): {problem}. Fix: correct the file "
+                      f"({README})",
+                      f"{path}{at_id} (berkas pemetaan): {masalah}. Perbaiki: betulkan "
+                      f"berkasnya ({README})")
 
 
 def _create_tables(con: duckdb.DuckDBPyConnection) -> None:

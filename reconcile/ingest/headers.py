@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from reconcile.errors import InputError
+from reconcile.errors import README, InputError, where
 from reconcile.privacy import mask_text
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -74,6 +74,7 @@ ADDRESS_PARTS: dict[str, tuple[str, ...]] = {
     "rt": ("rt", "db_rt", "va_rt", "no_rt"),
     "rw": ("rw", "db_rw", "va_rw", "no_rw"),
 }
+HEADER_SEARCH = 30  # first rows searched for the header (title rows above it are common)
 # Columns no field is read from, never warned about: the running number of a printed list.
 IGNORED = ("no", "nomor", "no_urut", "nourut")
 # Headers that look like an identifier or a region: warned about when nothing used them.
@@ -123,13 +124,14 @@ KNOWN_HEADERS = frozenset(normalise(a) for group in (ALIASES, REGION_PARTS, REGI
                           for key, aliases in group.items() for a in (key, *aliases))
 
 
-def header_score(cells: list[str]) -> int:
-    """How many distinct known column names a row holds: the header row has the most.
+def header_score(cells: list[str], mapped: frozenset[str] = frozenset()) -> int:
+    """How many distinct known column names (or headers a mapping file names, normalised)
+    a row holds: the header row has the most.
 
     >>> header_score(["NO", "NIK", "NAMA", "TGL LAHIR"]), header_score(["DAFTAR PENERIMA"])
     (3, 0)
     """
-    return len({normalise(c) for c in cells} & KNOWN_HEADERS)
+    return len({normalise(c) for c in cells} & (KNOWN_HEADERS | mapped))
 
 
 def _pick(found: dict[str, str], aliases: list[str], used: set[str]) -> str | None:
@@ -158,11 +160,13 @@ def _levels(label: str, found: dict[str, str], groups: dict[str, tuple[str, ...]
 
 
 def resolve(label: str, role: str, headers: list[str], wanted: tuple[str, ...],
-            overrides: dict[str, str]) -> ColumnMap:
+            overrides: dict[str, str], header_row: int = 1,
+            header_known: bool = True) -> ColumnMap:
     """Map a file's headers to the canonical columns of its role, or raise InputError.
 
-    `overrides` (from the mapping file) win over aliases. The error names the file, each
-    missing column, the aliases tried and the headers found, so one message is enough.
+    `overrides` (from the mapping file) win over aliases. The error names the file, the
+    header's row, each missing column, the aliases tried and the headers found, so one
+    message is enough; `header_known` False says no row had known names.
     The region code may come whole, split over code columns (kd_prop, kd_kab...) or as
     names (provinsi, kabupaten_kota...); address parts (dusun, RT, RW) are appended.
     """
@@ -187,7 +191,7 @@ def resolve(label: str, role: str, headers: list[str], wanted: tuple[str, ...],
     missing = [c for c in REQUIRED[role]
                if c not in columns and not (c == "kode_wilayah" and (parts or names))]
     if missing:
-        raise InputError(_missing_message(label, missing, overrides, headers))
+        raise _missing_error(label, missing, overrides, headers, header_row, header_known)
     ignored = {normalise(i) for i in IGNORED}
     unused = tuple(h for h in dict.fromkeys(headers)
                    if h not in used and normalise(h) not in ignored
@@ -201,24 +205,47 @@ def _refuse_repeated(label: str, headers: list[str], mapped: list[str]) -> None:
     for header in mapped:
         positions = [i + 1 for i, h in enumerate(headers) if normalise(h) == normalise(header)]
         if len(positions) > 1:
+            shown = ", ".join(map(str, positions[:5]))
             raise InputError(f"{label}: {len(positions)} columns are headed {header!r:.40} "
-                             f"(columns {', '.join(map(str, positions[:5]))}); rename or "
-                             "remove all but one")
+                             f"(columns {shown}). Fix: rename or remove all but one",
+                             f"{label}: {len(positions)} kolom berjudul {header!r:.40} "
+                             f"(kolom {shown}). Perbaiki: ganti nama atau hapus sampai "
+                             "tersisa satu")
 
 
-def _missing_message(label: str, missing: list[str], overrides: dict[str, str],
-                     headers: list[str]) -> str:
-    lines = [f"{label}: required column(s) missing: {', '.join(missing)}."]
-    for column in missing:
-        tried = ([overrides[column]] if column in overrides else []) + [
-            column, *ALIASES.get(column, ())]
-        lines.append(f"  {column}: tried headers {', '.join(dict.fromkeys(tried))}")
+def _missing_error(label: str, missing: list[str], overrides: dict[str, str],
+                   headers: list[str], header_row: int, header_known: bool) -> InputError:
+    """One refusal for every missing column: where the header was read, the headers
+    found (masked if they are a record), the names tried, and the mapping that fixes it."""
+    # the row is said when title rows moved the header (row 1 goes without saying)
+    en, id_ = where(label, None if header_row == 1 and header_known else header_row)
     # a file without a header row has a record there: shown masked (NIKs, names)
     data_row = any(re.search(r"[0-9]{8}", str(h)) for h in headers)
-    shown = [(mask_text(str(h)) if data_row else str(h))[:40] for h in headers[:30]]
-    lines.append(f"  headers found: {', '.join(shown) or '(none)'}"
-                 f"{' ...' if len(headers) > 30 else ''}")
-    lines.append("  Fix: rename the column in the file, or map it in a mapping file "
-                 f"(--mapping headers.toml with [columns] {missing[0]} = \"YOUR HEADER\"; "
-                 "README, Reading real exports).")
-    return "\n".join(lines)
+    shown = ", ".join((mask_text(str(h)) if data_row else str(h))[:40] for h in headers[:20])
+    shown = (shown or "(none)") + (" ..." if len(headers) > 20 else "")
+    tried = "; ".join(f"{c} = " + ", ".join(list(dict.fromkeys(
+        ([overrides[c]] if c in overrides else []) + [c, *ALIASES.get(c, ())]))[:6]) + ", ..."
+        for c in missing)
+    guess_en = "" if header_known else (f" (no row of the first {HEADER_SEARCH} has known "
+                                        "column names; the widest row was read as header)")
+    guess_id = "" if header_known else (f" (tidak ada baris di {HEADER_SEARCH} baris "
+                                        "pertama dengan judul kolom yang dikenal)")
+    found = _example(headers)
+    example = f'[columns] {missing[0]} = "{found or "YOUR HEADER"}"'
+    contoh = f'[columns] {missing[0]} = "{found or "JUDUL KOLOM ANDA"}"'
+    return InputError(
+        f"{en}: required column(s) missing: {', '.join(missing)}{guess_en}.\n"
+        f"headers found: {shown}\nheaders tried: {tried}\n"
+        f"Fix: rename the column in the file, or map it: --mapping headers.toml with "
+        f"{example} ({README})",
+        f"{id_}: kolom wajib tidak ada: {', '.join(missing)}{guess_id}.\n"
+        f"Perbaiki: ganti judul kolom di berkas, atau petakan: --mapping headers.toml "
+        f"berisi {contoh} ({README})")
+
+
+
+def _example(headers: list[str]) -> str | None:
+    """A header of the file to show in the mapping example: the first that no alias
+    knows and that is not a record's value."""
+    return next((str(h)[:40] for h in headers if normalise(h) and normalise(h)
+                 not in KNOWN_HEADERS and not re.search(r"[0-9]{5}", str(h))), None)

@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from reconcile.errors import InputError
-from reconcile.ingest.headers import header_score
+from reconcile.errors import README, InputError
+from reconcile.ingest.headers import HEADER_SEARCH, header_score, normalise
 from reconcile.ingest.lines import LINE_BREAK, read_records
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ DELIMITERS = (",", ";", "|", "\t")
 ROW = "__row"
 KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
          ".xls": "xls", ".parquet": "parquet", ".pq": "parquet"}
-HEADER_SEARCH = 30  # rows searched for the header (title rows above it are common)
 HEADER_MIN = 2      # known column names a row needs to be taken for the header
 BLOCK_BYTES = 64 << 20   # the longest CSV record read (a longer one is a damaged file)
 # Workbooks: a sheet's XML inflates 5-30x; a zip bomb (kilobytes that inflate to gigabytes)
@@ -63,6 +62,7 @@ class Sheet:
     numeric_columns: frozenset[str] = frozenset()  # headers stored as numbers (Excel)
     title_rows: list[str] = field(default_factory=list)  # text above the header row
     header_row: int = 1               # the header's row number
+    header_known: bool = True         # False: no row had known names; the widest was taken
     skipped_sheets: tuple[str, ...] = ()  # sheets of the workbook without a table
 
     @property
@@ -77,8 +77,10 @@ def kind_of(path: Path) -> str:
     """The reader for a file, from its extension."""
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
-        raise InputError(f"{path}: unknown file type {path.suffix!r}; "
-                         "give a .csv, .xlsx, .xls or .parquet file")
+        raise InputError(f"{path}: unknown file type {path.suffix!r}. Fix: give a .csv, "
+                         ".xlsx, .xls or .parquet file",
+                         f"{path}: jenis berkas {path.suffix!r} tidak dikenal. Perbaiki: "
+                         "berikan berkas .csv, .xlsx, .xls atau .parquet")
     return kind
 
 
@@ -88,10 +90,13 @@ def open_sheets(path: Path, options: dict, load: bool, label: str | None = None)
     folder is refused before it is opened (opening a pipe blocks for ever)."""
     info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{path}: not a regular file (a folder, pipe or device); "
-                         "give the file itself")
+        raise InputError(f"{path}: not a regular file (a folder, pipe or device). Fix: "
+                         "give the file itself",
+                         f"{path}: bukan berkas biasa (folder, pipe atau perangkat). "
+                         "Perbaiki: berikan berkasnya sendiri")
     if info.st_size == 0:
-        raise InputError(f"{path}: the file is empty; export it again")
+        raise InputError(f"{path}: the file is empty. Fix: export it again",
+                         f"{path}: berkas kosong. Perbaiki: ekspor ulang berkasnya")
     kind = kind_of(path)
     _check_magic(path, kind)
     label = label or path.name
@@ -105,8 +110,11 @@ def open_sheets(path: Path, options: dict, load: bool, label: str | None = None)
         raise
     except Exception as exc:  # a damaged file: say which and what to do
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise InputError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {detail}); "
-                         "open it in Excel or LibreOffice and save it again") from None
+        raise InputError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {detail}). "
+                         "Fix: open it in Excel or LibreOffice and save it again",
+                         f"{path}: tidak dapat dibaca sebagai {kind} ({type(exc).__name__}). "
+                         "Perbaiki: buka di Excel atau LibreOffice lalu simpan ulang"
+                         ) from None
 
 
 def _check_magic(path: Path, kind: str) -> None:
@@ -118,8 +126,15 @@ def _check_magic(path: Path, kind: str) -> None:
                 "xls": "a legacy Excel workbook (.xls)", "parquet": "a Parquet file"}[kind]
     if found != expected and (found or kind != "csv"):
         what = found or "text, not " + (expected or "")
+        isi = {None: "teks", "a Parquet file": "berkas Parquet",
+               "an Excel workbook (a zip file)": "buku kerja Excel (berkas zip)",
+               "a legacy Excel workbook (.xls)": "buku kerja Excel lama (.xls)"}[found]
         raise InputError(f"{path}: cannot be read as {kind}: named {path.suffix} but the "
-                         f"file is {what}; give it the right name (.csv, .xlsx, .xls or .parquet)")
+                         f"file is {what}. Fix: give it the right name (.csv, .xlsx, .xls or "
+                         ".parquet)",
+                         f"{path}: tidak dapat dibaca sebagai {kind}: namanya {path.suffix} "
+                         f"tetapi isinya {isi}. Perbaiki: beri akhiran nama yang benar "
+                         "(.csv, .xlsx, .xls atau .parquet)")
 
 
 def detect_encoding(path: Path, declared: str | None) -> str:
@@ -136,14 +151,19 @@ def detect_encoding(path: Path, declared: str | None) -> str:
     if declared:
         if _decodes(path, declared):
             return declared
-        raise InputError(f"{path}: cannot be decoded as {declared}; save it as UTF-8 or "
-                         "declare its encoding in the mapping file (encoding = \"cp1252\")")
+        raise InputError(f"{path}: cannot be decoded as {declared}. Fix: save it as UTF-8 or "
+                         "declare its encoding in the mapping file (encoding = \"cp1252\")",
+                         f"{path}: tidak dapat dibaca sebagai {declared}. Perbaiki: simpan "
+                         "sebagai UTF-8 atau tulis encoding-nya di berkas pemetaan "
+                         "(encoding = \"cp1252\")")
     wide = wide_encoding(head)
     if wide:  # UTF-16 or UTF-32 saved without a byte order mark
         if _decodes(path, wide):
             return wide
         raise InputError(f"{path}: looks like {wide.upper()} text without a byte order "
-                         "mark but does not decode as it; save it as UTF-8")
+                         "mark but does not decode as it. Fix: save it as UTF-8",
+                         f"{path}: tampak seperti teks {wide.upper()} tanpa BOM tetapi tidak "
+                         "dapat dibaca. Perbaiki: simpan sebagai UTF-8")
     if _decodes(path, "utf-8"):
         return "utf-8"
     if _has_utf8_sequences(path):
@@ -228,28 +248,52 @@ codecs.register_error("reconcile-cp1252", _cp1252_fallback)
 codecs.register(_mixed_codec)
 
 
-def _header_line(path: Path, encoding: str, delimiter: str | None = None
-                 ) -> tuple[str, int, int, list[str]]:
-    """The header line among the first HEADER_SEARCH non-blank lines: the one holding the
-    most known column names (at least HEADER_MIN), else the first non-blank line. Returns
-    (line, its physical index, its number counting non-blank lines, the lines above it)."""
+def best_header(rows: list[list[str]], mapped: frozenset[str] = frozenset()
+                ) -> tuple[int, bool] | None:
+    """Which of a file's first rows is its header, and whether it was recognised: the row
+    holding the most known column names or headers the mapping file names (at least
+    HEADER_MIN); else the first of the widest rows (title rows have one cell), as a
+    guess the refusal can show. None for no row at all.
+
+    >>> best_header([["DAFTAR PKH"], [], ["NOMOR INDUK", "NAMA"], ["1771", "SITI"]])
+    (2, False)
+    """
+    if not rows:
+        return None
+    scores = [header_score(row, mapped) for row in rows]
+    best = max(range(len(rows)), key=lambda k: (scores[k], -k))
+    if scores[best] >= HEADER_MIN:
+        return best, True
+    widths = [sum(1 for cell in row if str(cell).strip()) for row in rows]
+    return max(range(len(rows)), key=lambda k: (widths[k], -k)), False
+
+
+def mapped_headers(options: dict) -> frozenset[str]:
+    """The headers a mapping file names, in comparable form (they mark the header row)."""
+    return frozenset(normalise(h) for h in options.get("columns", {}).values())
+
+
+def _header_line(path: Path, encoding: str, delimiter: str | None = None,
+                 mapped: frozenset[str] = frozenset()) -> tuple[str, int, int, list[str], bool]:
+    """The header line among the first HEADER_SEARCH non-blank lines (best_header).
+    Returns (line, its physical index, its number counting non-blank lines, the lines
+    above it, whether it was recognised)."""
     with path.open(encoding=encoding, newline="") as handle:
         head = handle.read(1 << 20)
     lines = LINE_BREAK.split(head)
     candidates = [(i, line) for i, line in enumerate(lines[:-1] if len(lines) > 1 else lines)
                   if line.strip()][:HEADER_SEARCH]
     if not candidates:
-        raise InputError(f"{path}: the file has no header row; export it again with headers")
-    scores = [header_score(next(csv.reader([line], delimiter=delimiter
-                                           or detect_delimiter(line)), []))
-              for _, line in candidates]
-    best = max(range(len(candidates)), key=lambda k: (scores[k], -k))
-    if scores[best] < HEADER_MIN:
-        best = 0
+        raise InputError(f"{path}: the file has no header row. Fix: export it again with "
+                         "headers", f"{path}: berkas tanpa baris judul kolom. Perbaiki: "
+                         "ekspor ulang dengan judul kolom")
+    rows = [next(csv.reader([line], delimiter=delimiter or detect_delimiter(line)), [])
+            for _, line in candidates]
+    best, known = best_header(rows, mapped) or (0, False)
     index, line = candidates[best]
     titles = [title_text(text, delimiter or detect_delimiter(line))
               for _, text in candidates[:best]]
-    return line, index, best + 1, [t for t in titles if t]
+    return line, index, best + 1, [t for t in titles if t], known
 
 
 def title_text(line: str, delimiter: str) -> str:
@@ -277,10 +321,11 @@ def detect_delimiter(header: str) -> str:
 
 def _csv(path: Path, options: dict, load: bool, label: str) -> Sheet:
     encoding = detect_encoding(path, options.get("encoding"))
-    line, index, number, titles = _header_line(path, encoding, options.get("delimiter"))
+    line, index, number, titles, known = _header_line(
+        path, encoding, options.get("delimiter"), mapped_headers(options))
     delimiter = options.get("delimiter") or detect_delimiter(line)
     headers = next(csv.reader([line], delimiter=delimiter), [])
-    sheet = Sheet(label, headers, title_rows=titles, header_row=number)
+    sheet = Sheet(label, headers, title_rows=titles, header_row=number, header_known=known)
     if not load:
         return sheet
     names = [f"c{i}" for i in range(len(headers))]  # headers may repeat or be blank
@@ -297,8 +342,10 @@ def _csv(path: Path, options: dict, load: bool, label: str) -> Sheet:
     except pa.ArrowInvalid as exc:
         if "straddling" not in str(exc) and "block size" not in str(exc):
             raise
-        raise InputError(f"{path}: a record is longer than {BLOCK_BYTES >> 20} MB; the file "
-                         "is damaged: export it again") from None
+        raise InputError(f"{path}: a record is longer than {BLOCK_BYTES >> 20} MB: the file "
+                         "is damaged. Fix: export it again",
+                         f"{path}: satu baris lebih dari {BLOCK_BYTES >> 20} MB: berkas "
+                         "rusak. Perbaiki: ekspor ulang") from None
     if _spans_lines(table, rejects):  # a quote ran over line breaks: maybe unclosed
         return _csv_by_lines(path, encoding, delimiter, sheet, index)
     # pyarrow numbers the rejected records from the first line it reads
@@ -365,7 +412,9 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
         check_workbook(path)
     elif path.stat().st_size > XLS_MAX_BYTES:
         raise InputError(f"{path}: a legacy .xls workbook larger than "
-                         f"{XLS_MAX_BYTES >> 20} MB; save it as .xlsx or CSV")
+                         f"{XLS_MAX_BYTES >> 20} MB. Fix: save it as .xlsx or CSV",
+                         f"{path}: buku kerja .xls lebih dari {XLS_MAX_BYTES >> 20} MB. "
+                         "Perbaiki: simpan sebagai .xlsx atau CSV")
     reader = fastexcel.read_excel(path)
     if options.get("sheet"):
         names = [options["sheet"]]
@@ -382,18 +431,16 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
         probe = reader.load_sheet(name, header_row=None, n_rows=HEADER_SEARCH,
                                   dtypes="string").to_arrow()
         rows = [[v for v in row.values() if v] for row in probe.to_pylist()]
-        scores = [header_score(row) for row in rows]
-        best = max(range(len(rows)), key=lambda k: (scores[k], -k)) if rows else None
-        if best is not None and scores[best] < HEADER_MIN:
-            best = 0 if len(names) == 1 else None  # one sheet: its refusal names headers
-        if best is None:
-            continue
-        found[name] = (best, [" ".join(r)[:120] for r in rows[:best] if r])
+        header = best_header(rows, mapped_headers(options))
+        if header is None or (not header[1] and len(names) > 1):
+            continue  # no table here; one sheet alone: its refusal names its headers
+        best, known = header
+        found[name] = (best, known, [" ".join(r)[:120] for r in rows[:best] if r])
     skipped = tuple(n for n in names if n not in found)
     if skipped and load:
         log.warning("%s: sheet(s) without a beneficiary table skipped: %s",
                     path.name, ", ".join(skipped)[:300])
-    for name, (header_index, titles) in found.items():
+    for name, (header_index, known, titles) in found.items():
         sheet_label = label if len(reader.sheet_names) == 1 else f"{label}#{name}"
         probe = reader.load_sheet(name, header_row=header_index, n_rows=50)
         headers = [str(c.name) for c in probe.available_columns()]
@@ -404,7 +451,8 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
                             if str(c.dtype) in ("float", "int"))
         sheet = Sheet(sheet_label, headers, numeric_columns=numeric,
                       title_rows=[title_text(t, "") for t in titles],
-                      header_row=header_index + 1, skipped_sheets=skipped)
+                      header_row=header_index + 1, header_known=known,
+                      skipped_sheets=skipped)
         if load:
             table = reader.load_sheet(name, header_row=header_index, dtypes="string").to_arrow()
             table = pa.Table.from_batches([table]) if isinstance(table, pa.RecordBatch) else table
@@ -415,9 +463,13 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
             sheet.table = table.filter(_not_blank(table))
         sheets.append(sheet)
     if not sheets:
-        raise InputError(f"{path}: the workbook has no sheet with a header row (sheets: "
-                         f"{', '.join(reader.sheet_names)[:200]}); the header needs known "
-                         "column names such as NIK and NAMA")
+        listed = ", ".join(reader.sheet_names)[:200]
+        raise InputError(f"{path}: no sheet has a header row with known column names "
+                         f"(sheets: {listed}). Fix: head the columns NIK, NAMA, ... or map "
+                         f"them in a mapping file ({README})",
+                         f"{path}: tidak ada lembar dengan judul kolom yang dikenal (lembar: "
+                         f"{listed}). Perbaiki: beri judul kolom NIK, NAMA, ... atau "
+                         f"petakan di berkas pemetaan ({README})")
     return sheets
 
 
@@ -428,7 +480,9 @@ def check_workbook(path: Path) -> None:
     size the directory claims), so a directory that lies about sizes is caught too."""
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: cannot be read as xlsx: the workbook (a zip file) is "
-                         "damaged; open it in Excel or LibreOffice and save it again")
+                         "damaged. Fix: open it in Excel or LibreOffice and save it again",
+                         f"{path}: tidak dapat dibaca sebagai xlsx: buku kerja (berkas zip) "
+                         "rusak. Perbaiki: buka di Excel atau LibreOffice lalu simpan ulang")
     try:
         with zipfile.ZipFile(path) as book:
             parts = book.infolist()
@@ -436,16 +490,25 @@ def check_workbook(path: Path) -> None:
             swollen = [p for p in parts if p.file_size > XLSX_RATIO_FROM
                        and p.file_size > XLSX_MAX_RATIO * max(p.compress_size, 1)]
             if total > XLSX_MAX_BYTES or swollen:
+                size = f"{total / (1 << 20):,.0f} MB"
                 raise InputError(
-                    f"{path}: the workbook would inflate to {total / (1 << 20):,.0f} MB "
-                    f"(limit {XLSX_MAX_BYTES >> 20} MB, at most {XLSX_MAX_RATIO}x per part); "
-                    "it is refused as a possible zip bomb: save the data as CSV")
+                    f"{path}: the workbook would inflate to {size} (limit "
+                    f"{XLSX_MAX_BYTES >> 20} MB, at most {XLSX_MAX_RATIO}x per part): "
+                    "refused as a possible zip bomb. Fix: save the data as CSV",
+                    f"{path}: buku kerja akan mengembang menjadi {size} (batas "
+                    f"{XLSX_MAX_BYTES >> 20} MB): ditolak sebagai kemungkinan bom zip. "
+                    "Perbaiki: simpan datanya sebagai CSV")
             damaged = book.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-        raise InputError(f"{path}: the workbook is damaged ({exc}); save it again") from None
+        raise InputError(f"{path}: the workbook is damaged ({exc}). Fix: open it in Excel "
+                         "or LibreOffice and save it again",
+                         f"{path}: buku kerja rusak. Perbaiki: buka di Excel atau "
+                         "LibreOffice lalu simpan ulang") from None
     if damaged:
         raise InputError(f"{path}: the workbook is damaged (part {damaged} does not match "
-                         "its checksum or size); save it again")
+                         "its checksum or size). Fix: save it again",
+                         f"{path}: buku kerja rusak (bagian {damaged} tidak cocok dengan "
+                         "checksum atau ukurannya). Perbaiki: simpan ulang")
 
 
 CELL_FORMULA = re.compile(
