@@ -110,9 +110,11 @@ DESIL_HEADERS = {"level": "Tingkat / Level", "kode_wilayah": REGION_COLUMNS["kod
 # long text wraps inside its column instead of widening the page.
 SUMMARY_WIDTHS = [40, 20, 10, 9, 9, 9, 15, 20, 10, 11]
 ACCURACY_WIDTHS = [26, 10, 10, 24, 10, 12, 14, 14, 13, 13]
-CATEGORY_WIDTHS = {"severity": 12, "category": 16, "source": 9, "record_id": 13,
-                   "person_id": 13, "id_individu": 12, "id_keluarga": 11, "program": 8,
-                   "kode_wilayah": 13, "evidence": 32, "action_id": 26, "action_en": 26,
+# Identifiers and codes get their whole width (an id broken over two lines misleads);
+# the free text wraps.
+CATEGORY_WIDTHS = {"severity": 12, "category": 18, "source": 9, "record_id": 14,
+                   "person_id": 16, "id_individu": 14, "id_keluarga": 12, "program": 8,
+                   "kode_wilayah": 13, "evidence": 28, "action_id": 30, "action_en": 30,
                    "cost": 11}
 QUARANTINE_WIDTHS = {"source_file": 24, "source_row": 8, "reason": 40, "raw_values": 50,
                      "reason_code": 16, "column_name": 12, "source": 10}
