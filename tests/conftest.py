@@ -24,6 +24,16 @@ def con():
 
 
 @pytest.fixture(scope="session")
+def prefect_harness():
+    """Prefect's test server, started once per test process (it takes seconds) for every
+    test that runs a flow."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture(scope="session")
 def small_data(tmp_path_factory) -> Path:
     """A small generated data set with its truth, shared by the tests of one worker."""
     from synth.generate import generate

@@ -11,14 +11,6 @@ import pytest
 pytestmark = pytest.mark.flow
 
 
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
-
-
 def _inputs(data: Path) -> dict:
     return {"kemensos": sorted(str(p) for p in data.glob("kemensos_*.csv")),
             "bps": str(data / "bps_register.parquet"),
@@ -26,7 +18,7 @@ def _inputs(data: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def run_result(harness, small_data, tmp_path_factory):
+def run_result(prefect_harness, small_data, tmp_path_factory):
     from flows.reconcile_flow import reconcile_flow
 
     out = tmp_path_factory.mktemp("runs") / "out"
@@ -65,7 +57,7 @@ def test_every_row_is_reconciled_or_quarantined(run_result, small_data):
     assert {"sha256", "path"} <= set(manifest["inputs"][0])
 
 
-def test_missing_column_fails_before_writing(harness, small_data, tmp_path):
+def test_missing_column_fails_before_writing(prefect_harness, small_data, tmp_path):
     from flows.reconcile_flow import reconcile_flow
     from reconcile.errors import InputError
 

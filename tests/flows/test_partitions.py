@@ -34,9 +34,7 @@ def _persons_and_links(out: Path) -> list[tuple]:
                       ).fetchall()
 
 
-def test_partitioned_flow_equals_single_process_run(two_provinces, tmp_path):
-    from prefect.testing.utilities import prefect_test_harness
-
+def test_partitioned_flow_equals_single_process_run(two_provinces, tmp_path, prefect_harness):
     from flows.reconcile_flow import reconcile_flow
 
     inputs = _inputs(two_provinces)
@@ -44,9 +42,8 @@ def test_partitioned_flow_equals_single_process_run(two_provinces, tmp_path):
     run_pipeline(RunConfig(kemensos=tuple(map(Path, inputs["kemensos"])),
                            bps=Path(inputs["bps"]), stats=Path(inputs["stats"]), out=single,
                            workers=1))
-    with prefect_test_harness(server_startup_timeout=90):
-        result = reconcile_flow(**inputs, out=str(tmp_path / "concurrent"),
-                                partition_by="province", workers=2)
+    result = reconcile_flow(**inputs, out=str(tmp_path / "concurrent"),
+                            partition_by="province", workers=2)
 
     assert result["match"]["partitions"] == 2
     single_rows = _persons_and_links(single)
@@ -69,16 +66,14 @@ def test_partitioned_matching_is_nearly_as_accurate_as_one_matcher(two_provinces
 
 
 @pytest.mark.slow
-def test_provinces_run_on_a_dask_cluster(two_provinces, tmp_path):
+def test_provinces_run_on_a_dask_cluster(two_provinces, tmp_path, prefect_harness):
     from distributed import LocalCluster
-    from prefect.testing.utilities import prefect_test_harness
 
     from flows.reconcile_flow import reconcile_flow
 
     inputs = _inputs(two_provinces)
-    with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                       dashboard_address=None) as cluster,
-          prefect_test_harness(server_startup_timeout=90)):
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
         reconcile_flow(**inputs, out=str(tmp_path / "dask"), partition_by="province",
                        workers=2, dask_address=cluster.scheduler_address)
         reconcile_flow(**inputs, out=str(tmp_path / "threads"), partition_by="province",
