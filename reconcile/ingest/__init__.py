@@ -7,6 +7,7 @@ column stops the run at once with one message that names the file and the fix.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 from reconcile import db, privacy, publish
 from reconcile.config import RunConfig
 from reconcile.errors import README, InputError
-from reconcile.ingest.headers import ColumnMap, mapping_keys, normalise, resolve
+from reconcile.ingest.headers import ID_COLUMNS, ColumnMap, mapping_keys, normalise, resolve
 from reconcile.ingest.readers import ROW, Sheet, open_sheets
 from reconcile.ingest.regions import resolve_names
 from reconcile.privacy import mask_text
@@ -45,6 +46,11 @@ MAX_CELL = 2_000  # characters: no name, address or id is longer; report.xlsx al
 # title, name and NIP). Parquet files are tables, never printed lists: not searched.
 FOOTER = r"(?i)^\s*(JUMLAH|TOTAL|SUB\s*TOTAL|GRAND\s*TOTAL|MENGETAHUI|DIKETAHUI|DISAHKAN|" \
          r"DISETUJUI)\b"
+# Excel keeps 15 significant digits: an identifier it holds as a number with more has lost
+# its last digits (1771014101900123 -> 1771014101900120); written as '1.77101E+15' it has
+# lost more. The NIK of such a row is never valid (validate: excel_damaged).
+EXCEL_DIGITS = 15
+SCIENTIFIC = r"^\s*[0-9]([.,][0-9]+)?[eE][+]?[0-9]+\s*$"
 MOSTLY_BLANK = 0.5  # a field blank in more than this share of a file's rows is warned about
 WATCHED = {"kemensos": ("nik", "nama", "tgl_lahir", "kode_wilayah"),
            "bps": ("nik", "nama", "tgl_lahir", "kode_wilayah"), "stats": ()}
@@ -291,16 +297,14 @@ def _store(con: duckdb.DuckDBPyConnection, role: str, path: Path, sheet: Sheet,
     derived = role == "kemensos" and "id_penerima" not in columns.columns
     if derived:
         canonical["id_penerima"] = pa.nulls(data.num_rows, pa.string())
-    numeric = ",".join(c for c in ("nik", "no_kk")
-                       if columns.columns.get(c) in sheet.numeric_columns)
+    damaged_ids = _excel_damage(data, columns, sheet.numeric_cells, sheet.label, note)
     # rid: the row's place in reading order, a cheap sort key; past every rid so far, as
     # rows dropped below (repeated headers, damaged cells) leave gaps
     first = db.scalar(con, f"SELECT coalesce(max(rid) + 1, 0) FROM {table}")
     frame = pa.table({"rid": pa.array(np.arange(first, first + data.num_rows, dtype=np.int64)),
                       "source_file": pa.array([sheet.label] * data.num_rows, pa.string()),
                       "source_row": data[ROW],
-                      "numeric_id_cells": pa.array([numeric or None] * data.num_rows,
-                                                   pa.string()),
+                      "numeric_id_cells": damaged_ids,
                       **canonical})
     # the line as read would put full NIKs and names into quarantine.parquet: keep
     # only its shape (masked digits, initials) beside the file, row and reason
@@ -370,6 +374,46 @@ DERIVED_ID = f"""
                                        alamat, kode_wilayah, rid) AS n
           FROM (SELECT *, {CONTENT} AS content FROM __sheet))
     ORDER BY rid"""
+
+
+def _excel_damage(data: pa.Table, columns: ColumnMap, numeric_cells: dict[str, pa.ChunkedArray],
+                  label: str, note: dict) -> pa.Array:
+    """Per row, the identifier columns (ID_COLUMNS) whose cell Excel damaged ('nik,no_kk'),
+    or null: a cell held as a number with more than EXCEL_DIGITS digits, in any column,
+    whole or mixed, or a value in scientific notation. Counted per column in a warning."""
+    pieces, counts = [], {}
+    for canonical in ID_COLUMNS:
+        header = columns.columns.get(canonical)
+        if header is None:
+            continue
+        values = data[header]
+        hit = pc.fill_null(pc.match_substring_regex(values, SCIENTIFIC), False)
+        if header in numeric_cells:
+            digits = pc.utf8_length(pc.replace_substring_regex(values, "[^0-9]", ""))
+            long = pc.fill_null(pc.greater(digits, EXCEL_DIGITS), False)
+            hit = pc.or_(hit, pc.and_(numeric_cells[header], long))
+        if pc.any(hit).as_py():
+            counts[canonical] = pc.sum(hit).as_py()
+            pieces.append(pc.if_else(hit, canonical, pa.scalar(None, pa.string())))
+    if not pieces:
+        return pa.nulls(data.num_rows, pa.string())
+    note["excel_damaged_cells"] = counts
+    _warn(note, label, "identifier cell(s) damaged by Excel (held as numbers past 15 "
+                       "digits, or in scientific notation), the row kept with the NIK "
+                       "flagged excel_damaged, never valid: "
+                       + ", ".join(f"{c} ({columns.columns[c]}) {n}" for c, n in counts.items())
+                       + "; format the columns as Text in Excel and export again")
+    return _join_present(pieces, ",")
+
+
+def _join_present(pieces: list, separator: str) -> pa.Array:
+    """Per row, the pieces that are not null joined by `separator`; null when none is.
+    (pyarrow 26's binary_join_element_wise with null_handling='skip' drops the rows where
+    every piece is null instead of giving them a value: a piece stands in for them.)"""
+    none = functools.reduce(pc.and_, [pc.is_null(p) for p in pieces])
+    first = pc.if_else(none, "", pieces[0])
+    joined = pc.binary_join_element_wise(first, *pieces[1:], separator, null_handling="skip")
+    return pc.if_else(none, pa.scalar(None, pa.string()), joined).combine_chunks()
 
 
 def _report_derived(con: duckdb.DuckDBPyConnection, table: str, label: str,
@@ -482,7 +526,7 @@ def _address(data: pa.Table, alamat: pa.Array, parts: dict[str, str]) -> pa.Arra
             pieces.append(values if key == "dusun" else
                           pc.binary_join_element_wise(key.upper(), values, " "))
     pieces = [pc.if_else(pc.equal(p, ""), None, p) for p in pieces]
-    return pc.binary_join_element_wise(*pieces, " ", null_handling="skip").combine_chunks()
+    return _join_present(pieces, " ")
 
 
 def _column(data: pa.Table, columns: ColumnMap, canonical: str, role: str,

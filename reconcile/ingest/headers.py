@@ -74,6 +74,8 @@ ADDRESS_PARTS: dict[str, tuple[str, ...]] = {
     "rt": ("rt", "db_rt", "va_rt", "no_rt"),
     "rw": ("rw", "db_rw", "va_rw", "no_rw"),
 }
+# Identifiers of 16 digits or more, which Excel damages when it holds them as numbers.
+ID_COLUMNS = ("nik", "no_kk", "id_penerima", "id_individu", "id_keluarga")
 HEADER_SEARCH = 30  # first rows searched for the header (title rows above it are common)
 # Columns no field is read from, never warned about: the running number of a printed list.
 IGNORED = ("no", "nomor", "no_urut", "nourut")
@@ -122,6 +124,17 @@ def mapping_keys() -> tuple[str, ...]:
 KNOWN_HEADERS = frozenset(normalise(a) for group in (ALIASES, REGION_PARTS, REGION_NAMES,
                                                      ADDRESS_PARTS)
                           for key, aliases in group.items() for a in (key, *aliases))
+
+
+def id_headers(headers: list[str], overrides: dict[str, str]) -> list[str]:
+    """The headers that may hold an identifier (ID_COLUMNS by alias or by the mapping).
+
+    >>> id_headers(["NO", "NIK_KTP", "NAMA", "NOMOR KK"], {"no_kk": "Nomor KK"})
+    ['NIK_KTP', 'NOMOR KK']
+    """
+    names = {normalise(a) for c in ID_COLUMNS for a in (c, *ALIASES[c])}
+    names |= {normalise(overrides[c]) for c in ID_COLUMNS if c in overrides}
+    return [h for h in headers if normalise(h) in names]
 
 
 def header_score(cells: list[str], mapped: frozenset[str] = frozenset()) -> int:

@@ -25,7 +25,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from reconcile.errors import README, InputError
-from reconcile.ingest.headers import HEADER_SEARCH, header_score, normalise
+from reconcile.ingest.headers import HEADER_SEARCH, header_score, id_headers, normalise
 from reconcile.ingest.lines import LINE_BREAK, read_records
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class Sheet:
     headers: list[str]
     table: pa.Table | None = None     # every column string, plus ROW (int64)
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # row, reason, text
-    numeric_columns: frozenset[str] = frozenset()  # headers stored as numbers (Excel)
+    # identifier headers -> which rows' cells are stored as numbers (Excel, Parquet floats)
+    numeric_cells: dict[str, pa.ChunkedArray] = field(default_factory=dict)
     title_rows: list[str] = field(default_factory=list)  # text above the header row
     header_row: int = 1               # the header's row number
     header_known: bool = True         # False: no row had known names; the widest was taken
@@ -446,11 +447,7 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
         headers = [str(c.name) for c in probe.available_columns()]
         if not headers:
             continue  # an empty sheet (notes, a blank template) holds no records
-        # Columns Excel holds as numbers have already lost digits past the 15th.
-        numeric = frozenset(c.name for c in probe.available_columns()
-                            if str(c.dtype) in ("float", "int"))
-        sheet = Sheet(sheet_label, headers, numeric_columns=numeric,
-                      title_rows=[title_text(t, "") for t in titles],
+        sheet = Sheet(sheet_label, headers, title_rows=[title_text(t, "") for t in titles],
                       header_row=header_index + 1, header_known=known,
                       skipped_sheets=skipped)
         if load:
@@ -460,7 +457,12 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
                 table = _with_formulas(path, name, table, header_index)
             table = _with_rows(table.rename_columns(headers), skipped=set(),
                                first=header_index + 2)
-            sheet.table = table.filter(_not_blank(table))
+            filled = _not_blank(table)
+            sheet.table = table.filter(filled)
+            numeric = _numeric_cells(reader, name, header_index,
+                                     id_headers(headers, options.get("columns", {})))
+            sheet.numeric_cells = {h: pc.filter(cells, filled) for h, cells in numeric.items()
+                                   if len(cells) == table.num_rows}
         sheets.append(sheet)
     if not sheets:
         listed = ", ".join(reader.sheet_names)[:200]
@@ -471,6 +473,20 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
                          f"{listed}). Perbaiki: beri judul kolom NIK, NAMA, ... atau "
                          f"petakan di berkas pemetaan ({README})")
     return sheets
+
+
+def _numeric_cells(reader, name: str, header_index: int, headers: list[str]
+                   ) -> dict[str, pa.ChunkedArray]:
+    """For each identifier column, which cells the workbook holds as numbers: they have
+    lost every digit past the 15th, also in a column whose other cells are text. Read by
+    asking for booleans: a number converts, a text cell does not."""
+    if not headers:
+        return {}
+    cells = reader.load_sheet(name, header_row=header_index, use_columns=headers,
+                              dtypes=dict.fromkeys(headers, "boolean")).to_arrow()
+    cells = pa.Table.from_batches([cells]) if isinstance(cells, pa.RecordBatch) else cells
+    numeric = {h: pc.is_valid(cells[h]) for h in headers if h in cells.column_names}
+    return {h: mask for h, mask in numeric.items() if pc.any(mask).as_py()}
 
 
 def check_workbook(path: Path) -> None:
@@ -589,11 +605,11 @@ def _not_blank(table: pa.Table) -> pa.ChunkedArray:
 
 def _parquet(path: Path, load: bool, label: str) -> Sheet:
     schema = pq.read_schema(path)
-    sheet = Sheet(label, list(schema.names),
-                  numeric_columns=frozenset(f.name for f in schema
-                                            if pa.types.is_floating(f.type)))
+    sheet = Sheet(label, list(schema.names))
     if load:
         table = pq.read_table(path)
+        floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+        sheet.numeric_cells = {name: pc.is_valid(table[name]) for name in floats}
         table = pa.table({name: pc.cast(table[name], pa.string()) for name in table.column_names})
         sheet.table = _with_rows(table, skipped=set(), first=1)
     return sheet

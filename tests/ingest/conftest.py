@@ -36,11 +36,11 @@ def ingest(register, tmp_path):
     """Run ingest and validation on Kemensos files; return the connection and rows read."""
     bps, stats = register
 
-    def run(*kemensos: Path, mapping: Path | None = None):
+    def run(*kemensos: Path, mapping: Path | None = None, notes: dict | None = None):
         con = db.connect()
         config = RunConfig(kemensos=tuple(kemensos), bps=bps, stats=stats,
                            out=tmp_path / "out", mapping=mapping)
-        rows = load_inputs(con, config)
+        rows = load_inputs(con, config, notes)
         validate_inputs(con)
         return con, rows
 

@@ -164,3 +164,40 @@ def test_rows_dropped_in_one_file_leave_no_rid_to_the_next(ingest, tmp_path):
 
     rids = [r[0] for r in con.execute("SELECT rid FROM raw_kemensos").fetchall()]
     assert len(rids) == len(set(rids)) == 3 and rows["kemensos_pkh.csv"] == 3
+
+
+def test_excel_damage_is_found_cell_by_cell_in_mixed_identifier_columns(ingest, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["NO", "ID_KPM", "NIK", "NO_KK", "NAMA", "TGL_LAHIR"])
+    sheet.append([1, "KPM-1", "1771014101900001", "1771010101100001", "SITI", "1990-01-01"])
+    # typed into Excel as numbers: the 16th digit is gone (…123 -> …120)
+    sheet.append([2, "KPM-2", 1771010505850120, 1771010101100010, "BUDI", "1985-05-05"])
+    sheet.append([3, "KPM-3", "1.77101E+15", "1771010101100001", "ANI", "1990-01-01"])
+    sheet.append([4, 1771010101200010, "1771014101900002", "1771010101100001", "IDA",
+                  "1990-01-01"])
+    path = tmp_path / "kemensos_pkh.xlsx"
+    book.save(path)
+    notes: dict = {}
+
+    con, rows = ingest(path, notes=notes)
+
+    got = _rows(con, "SELECT source_row, nik_status FROM clean_kemensos ORDER BY 1")
+    assert got == [(2, "valid"), (3, "excel_damaged"), (4, "excel_damaged"), (5, "valid")]
+    damaged = _rows(con, "SELECT source_row, numeric_id_cells FROM raw_kemensos "
+                         "WHERE numeric_id_cells IS NOT NULL ORDER BY 1")
+    assert damaged == [(3, "nik,no_kk"), (4, "nik"), (5, "id_penerima")]
+    assert notes["kemensos_pkh.xlsx"]["excel_damaged_cells"] == {
+        "nik": 2, "no_kk": 1, "id_penerima": 1}
+    assert any("damaged by Excel" in w for w in notes["kemensos_pkh.xlsx"]["warnings"])
+
+
+def test_a_row_without_any_address_part_keeps_its_place(ingest, tmp_path):
+    path = tmp_path / "siks_pkh.csv"
+    path.write_text("db_nik,db_nama,db_alamat,db_rt,db_rw\n"
+                    "1771014101900001,SITI,JL MAWAR,1,2\n1771010505850002,BUDI,,,\n")
+
+    con, _ = ingest(path)
+
+    assert _rows(con, "SELECT nama, alamat FROM clean_kemensos ORDER BY source_row") == [
+        ("SITI", "JL MAWAR RT 1 RW 2"), ("BUDI", None)]
