@@ -90,9 +90,11 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
             rows_read[sheet.label] = _store(con, role, path, sheet, plans[path, sheet.label],
                                             note, config.out)
             log.info("read %s: %d rows", sheet.label, rows_read[sheet.label])
-            if sheet.skipped_sheets:
-                notes.setdefault(labels[path], {"warnings": []})["skipped_sheets"] = list(
-                    sheet.skipped_sheets)
+            # the workbook's sheets without a table, and those the mapping did not pick
+            book = {k: list(v) for k, v in (("skipped_sheets", sheet.skipped_sheets),
+                                            ("left_out_sheets", sheet.left_out_sheets)) if v}
+            if book:
+                notes.setdefault(labels[path], {"warnings": []}).update(book)
     _refuse_empty(files, labels, rows_read)
     _store_notes(con, notes)
     warnings = [f"{label}: {w}" for label, note in notes.items() for w in note["warnings"]]
@@ -115,6 +117,11 @@ def _store_notes(con: duckdb.DuckDBPyConnection, notes: dict) -> None:
         if note.get("skipped_sheets"):
             lines.append((label, "Lembar tanpa tabel penerima dilewati / Sheets without a "
                                  f"beneficiary table skipped: {', '.join(note['skipped_sheets'])}"))
+        if note.get("left_out_sheets"):
+            left = note["left_out_sheets"]
+            lines.append((label, f"{len(left)} lembar tidak dibaca (pemetaan 'sheets') / "
+                                 f"{len(left)} sheet(s) left out (mapping 'sheets'): "
+                                 f"{', '.join(left)}"))
         if note.get("title_rows"):
             lines.append((label, f"Judul kolom di baris {note['header_row']}, di bawah "
                                  f"{len(note['title_rows'])} baris judul / Header on row "
@@ -202,9 +209,10 @@ def _refuse_empty(files: list[tuple[str, Path]], labels: dict[Path, str],
 
 
 def read_mapping(path: Path | None) -> dict:
-    """The optional mapping file: header overrides, plus encoding, delimiter and sheet.
+    """The optional mapping file: header overrides, plus encoding, delimiter and sheets.
 
-    TOML: `[columns]` nik = "NOMOR INDUK", and top-level `encoding`, `delimiter`, `sheet`.
+    TOML: `[columns]` nik = "NOMOR INDUK", and top-level `encoding`, `delimiter`, `sheet`
+    (one sheet) or `sheets` (a list).
     CSV: two columns `column,header`.
     """
     if path is None:
@@ -246,6 +254,13 @@ def read_mapping(path: Path | None) -> dict:
         if key in data and not (isinstance(data[key], str) and data[key]):
             raise _mapping_error(path, f"{key} must be a non-empty text value",
                                  f"{key} harus berupa teks yang tidak kosong")
+    sheets = data.get("sheets", ["-"])
+    if not (isinstance(sheets, list) and sheets
+            and all(isinstance(n, str) and n for n in sheets)) or (
+            "sheet" in data and "sheets" in data):
+        raise _mapping_error(path, 'sheets must be a list of sheet names (sheets = ["PKH", '
+                             '"BLT"]), given without sheet', 'sheets harus daftar nama lembar '
+                             '(sheets = ["PKH", "BLT"]), tanpa sheet')
     if len(data.get("delimiter", ",")) != 1:
         raise _mapping_error(path, f"delimiter must be one character, not "
                              f"{data['delimiter']!r:.20}", "delimiter harus satu karakter")

@@ -65,6 +65,7 @@ class Sheet:
     header_row: int = 1               # the header's row number
     header_known: bool = True         # False: no row had known names; the widest was taken
     skipped_sheets: tuple[str, ...] = ()  # sheets of the workbook without a table
+    left_out_sheets: tuple[str, ...] = ()  # sheets the mapping did not pick
 
     @property
     def rows(self) -> pa.Table:
@@ -406,7 +407,7 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
           ) -> list[Sheet]:
     """Every sheet of a workbook whose header is recognised (searched in its first rows);
     sheets without a beneficiary table (a summary, notes) are skipped and named. A
-    mapping's `sheet` picks one sheet; how many it leaves out is said."""
+    mapping's `sheet` or `sheets` picks sheets; those it leaves out are named."""
     import fastexcel
 
     if kind == "xlsx":
@@ -417,24 +418,18 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
                          f"{path}: buku kerja .xls lebih dari {XLS_MAX_BYTES >> 20} MB. "
                          "Perbaiki: simpan sebagai .xlsx atau CSV")
     reader = fastexcel.read_excel(path)
-    if options.get("sheet"):
-        names = [options["sheet"]]
-        if names[0] not in reader.sheet_names:
-            raise InputError(f"{path}: no sheet named {names[0]!r:.60}; sheets: "
-                             f"{', '.join(reader.sheet_names)[:200]}")
-        if load and len(reader.sheet_names) > 1:
-            log.warning("%s: only sheet %r read (mapping 'sheet'); %d other sheet(s) "
-                        "left out", path.name, names[0], len(reader.sheet_names) - 1)
-    else:
-        names = reader.sheet_names
+    picked = picked_sheets(options)
+    names = _pick_sheets(path, reader.sheet_names, picked, load) if picked else \
+        reader.sheet_names
+    left_out = tuple(n for n in reader.sheet_names if n not in names)
     sheets, found = [], {}
     for name in names:
         probe = reader.load_sheet(name, header_row=None, n_rows=HEADER_SEARCH,
                                   dtypes="string").to_arrow()
         rows = [[v for v in row.values() if v] for row in probe.to_pylist()]
         header = best_header(rows, mapped_headers(options))
-        if header is None or (not header[1] and len(names) > 1):
-            continue  # no table here; one sheet alone: its refusal names its headers
+        if header is None or (not header[1] and len(names) > 1 and not picked):
+            continue  # no table here; a sheet alone or picked: its refusal names headers
         best, known = header
         found[name] = (best, known, [" ".join(r)[:120] for r in rows[:best] if r])
     skipped = tuple(n for n in names if n not in found)
@@ -449,7 +444,7 @@ def _xlsx(path: Path, options: dict, load: bool, label: str, kind: str = "xlsx"
             continue  # an empty sheet (notes, a blank template) holds no records
         sheet = Sheet(sheet_label, headers, title_rows=[title_text(t, "") for t in titles],
                       header_row=header_index + 1, header_known=known,
-                      skipped_sheets=skipped)
+                      skipped_sheets=skipped, left_out_sheets=left_out)
         if load:
             table = reader.load_sheet(name, header_row=header_index, dtypes="string").to_arrow()
             table = pa.Table.from_batches([table]) if isinstance(table, pa.RecordBatch) else table
@@ -487,6 +482,32 @@ def _numeric_cells(reader, name: str, header_index: int, headers: list[str]
     cells = pa.Table.from_batches([cells]) if isinstance(cells, pa.RecordBatch) else cells
     numeric = {h: pc.is_valid(cells[h]) for h in headers if h in cells.column_names}
     return {h: mask for h, mask in numeric.items() if pc.any(mask).as_py()}
+
+
+def picked_sheets(options: dict) -> list[str]:
+    """The sheets a mapping file picks: `sheet = "PKH"` or `sheets = ["PKH", "BLT"]`."""
+    return [options["sheet"]] if options.get("sheet") else list(options.get("sheets", []))
+
+
+def _pick_sheets(path: Path, names: list[str], picked: list[str], load: bool) -> list[str]:
+    """The picked sheets in the workbook's order; a name it lacks is refused with the
+    sheets it has; those left out are named in the run log."""
+    missing = [p for p in picked if p not in names]
+    if missing:
+        listed = ", ".join(names)[:200]
+        raise InputError(f"{path}: no sheet named {', '.join(missing)[:100]} (mapping "
+                         f"'sheets'); the workbook has: {listed}. Fix: correct the sheet "
+                         "name in the mapping file",
+                         f"{path}: tidak ada lembar bernama {', '.join(missing)[:100]} "
+                         f"(pemetaan 'sheets'); lembar yang ada: {listed}. Perbaiki: "
+                         "betulkan nama lembar di berkas pemetaan")
+    chosen = [n for n in names if n in picked]
+    left_out = [n for n in names if n not in picked]
+    if load and left_out:
+        log.warning("%s: %d sheet(s) read as the mapping picks (%s); %d left out: %s",
+                    path.name, len(chosen), ", ".join(chosen)[:200], len(left_out),
+                    ", ".join(left_out)[:300])
+    return chosen
 
 
 def check_workbook(path: Path) -> None:
