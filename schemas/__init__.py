@@ -5,6 +5,8 @@ every failing column and value. The clean tables and the published tables are ch
 whole. Tables the pipeline derives set-wise from checked ones (raw structure, the
 standardised keys, the scored pairs: millions of rows at national scale) are checked on a
 fixed hash-ordered sample, said so in the call, to keep validation from dominating a run.
+Every table is first checked whole in one DuckDB scan (`schemas.in_sql`); pandera reads
+the table (or its sample) only when that scan cannot vouch for it.
 
 A broken contract is reported by place (table, column, check, rows and where they came
 from), never by value: the failing values are NIKs, names and ids, and the message goes
@@ -27,7 +29,12 @@ class ContractError(ValueError):
 def validate_table(con, table: str, schema: pa.DataFrameSchema,
                    sample_rows: int | None = None) -> None:
     """Raise ContractError (every failing column and check, with row counts) if `table`
-    breaks `schema`."""
+    breaks `schema`. The whole table is checked in SQL first (schemas.in_sql); pandera
+    runs only when that finds a violation or a check it does not translate."""
+    from schemas import in_sql  # imports reconcile.db, which imports nothing of schemas
+
+    if in_sql.passes(con, table, schema):
+        return
     names = [n for n, c in schema.columns.items() if not c.regex]
     has_regex = any(c.regex for c in schema.columns.values())
     located = [] if has_regex or schema.strict is True else _located(con, table)

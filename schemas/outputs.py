@@ -10,7 +10,8 @@ CATEGORIES = ("not_in_register", "possible_match", "inclusion_error", "exclusion
               "invalid_nik", "placeholder_nik", "nik_dob_conflict", "nik_mismatch",
               "region_mismatch")
 STATUSES = ("open", "confirmed", "exception", "resolved")
-NO_FULL_NIK = pa.Check(lambda s: ~s.str.contains(r"[0-9]{16}", na=False),
+FULL_NIK = r"[0-9]{16}"  # anywhere in a text (schemas.in_sql checks the same in SQL)
+NO_FULL_NIK = pa.Check(lambda s: ~s.str.contains(FULL_NIK, na=False),
                        name="no_full_nik", element_wise=False)
 
 Discrepancies = pa.DataFrameSchema(
