@@ -89,9 +89,6 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 # width (a width counts '0's; plain text is narrower, bold text about as wide).
 LINE_HEIGHT, ROW_PADDING = 13, 2
 CHARS_PER_WIDTH = {False: 1.2, True: 0.9}
-# What reading the inputs noted per file (reconcile.ingest's NOTES: warnings, skipped
-# sheets, title and footer rows); older work databases have no such table.
-INGEST_NOTES = "raw_ingest_notes"
 QUARANTINE = Table.QUARANTINE
 QUARANTINE_COLUMNS = {
     "source_file": "Berkas / File",
@@ -369,9 +366,9 @@ def _write_category_counts(sheet: PrintedSheet, counts: pd.DataFrame,
 def _reading_notes(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(file, note) for what reading the inputs found: warnings, skipped sheets, title
     and footer rows; digit runs as long as an identifier masked, in case one is quoted."""
-    if not db.has_table(con, INGEST_NOTES):
+    if not db.has_table(con, Table.INGEST_NOTES):  # work databases of older runs
         return []
-    frame = db.df(con, f"SELECT source_file, note FROM {INGEST_NOTES} ORDER BY seq")
+    frame = db.df(con, f"SELECT source_file, note FROM {Table.INGEST_NOTES} ORDER BY seq")
     return [(str(file), mask_digits(str(note)))
             for file, note in zip(frame["source_file"], frame["note"], strict=True)]
 
