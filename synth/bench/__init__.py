@@ -10,9 +10,12 @@
 * Splink 5: link_and_dedupe on the same files as our pipeline cleans and standardises
   them (`synth.bench.data`; configuration in `synth.bench.splink_baseline`),
 
-each in its own subprocess (python -m synth.bench.worker) so that peak memory
-(ru_maxrss) is per engine, and returns one markdown table per size, then one table of
-the run's label-free accuracy estimates against the truth (issue 12, must-show 4).
+each in its own subprocess (python -m synth.bench.worker) so that peak memory is per
+engine (ours: the largest stage peak of the manifest's resources, or of any process the
+run started), and returns one markdown table per size, then one table of the run's
+label-free accuracy estimates against the truth (issue 12, must-show 4).
+`run_independent` (`python -m synth.bench independent`) measures the same three on the
+shared independent data.
 """
 
 from __future__ import annotations
@@ -62,10 +65,10 @@ def _stages(timings: dict, skip: tuple[str, ...] = ("total",)) -> str:
     return ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if k not in skip)
 
 
-def _table(people: int, cli: dict, ours: dict, splink: dict) -> list[str]:
+def _table(label: str, cli: dict, ours: dict, splink: dict) -> list[str]:
     t_link, q_link = _best(splink, "link_f1")
     t_dd, q_dd = _best(splink, "dedupe_f1")
-    lines = [f"\n### {people:,} register people, {ours['kemensos_rows']:,} Kemensos rows\n",
+    lines = [f"\n### {label}, {ours['kemensos_rows']:,} Kemensos rows\n",
              "| metric | ours: `reconcile run` | ours in-process | Splink 5 (best threshold) |",
              "|---|---|---|---|"]
     for label, key in ROWS:
@@ -123,6 +126,29 @@ def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def bench_folder(folder: Path, label: str) -> tuple[list[str], dict]:
+    """The three measurements on a folder whose `generated` files (and Splink's inputs)
+    are written: our CLI, ours in-process, Splink; one table, and ours in-process."""
+    _log(f"bench {label}: reconcile run")
+    cli = _measure("cli", folder)
+    _log(f"bench {label}: our pipeline in-process")
+    ours = _measure("ours", folder)
+    _log(f"bench {label}: Splink")
+    table = _table(label, cli, ours, _measure("splink", folder))
+    _log("\n".join(table))
+    return table, ours
+
+
+def run_independent(folder: Path) -> str:
+    """The bench on the shared independent data (../shared/data/independent-200k)."""
+    from synth.bench.stress import INDEPENDENT, independent
+
+    independent(INDEPENDENT, folder / "generated")
+    splink_inputs(folder / "generated", folder)
+    return "\n".join(["## Bench on the independent data (same run, same machine)",
+                      *bench_folder(folder, "independent-200k")[0]])
+
+
 def run_bench(people: list[int], out: Path, seed: int = 7) -> str:
     """Generate each size, run both engines, return the markdown tables."""
     lines = ["## Bench: whole pipeline vs Splink 5 (same data, same machine, same run)"]
@@ -133,13 +159,7 @@ def run_bench(people: list[int], out: Path, seed: int = 7) -> str:
         _log(f"bench {n:,}: generating")
         generate(folder / "generated", people=n, seed=seed)
         splink_inputs(folder / "generated", folder)
-        _log(f"bench {n:,}: reconcile run")
-        cli = _measure("cli", folder)
-        _log(f"bench {n:,}: our pipeline in-process")
-        ours = _measure("ours", folder)
-        _log(f"bench {n:,}: Splink")
-        table = _table(n, cli, ours, _measure("splink", folder))
-        _log("\n".join(table))
+        table, ours = bench_folder(folder, f"{n:,} register people")
         lines += table
         estimates.append((f"ours, {n:,} people", ours["accuracy"]))
     return "\n".join(lines + accuracy_table(estimates))
