@@ -24,12 +24,13 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
                    mapping: str | None = None, pseudonymise: bool = False,
                    regions: list[str] | None = None, eligibility: dict | None = None,
                    force: bool = False, partition_by: str | None = "province",
-                   workers: int | None = None,
+                   regency_split_above: int | None = None, workers: int | None = None,
                    dask_address: str | None = None, k_anonymity: int = 5,
                    matching: dict | None = None, public_reports: bool = False,
                    retention_days: int | None = None, memory_limit: str | None = None,
                    threads: int | None = None, temp_dir: str | None = None,
-                   read_group: str | None = None, review: dict | None = None) -> dict:
+                   storage_url: str | None = None, read_group: str | None = None,
+                   review: dict | None = None) -> dict:
     """Reconcile Kemensos lists with the BPS register and publish the outputs atomically.
 
     Args:
@@ -44,7 +45,10 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         force: reconcile again even if the inputs are unchanged since the last run.
         partition_by: "province" (default) matches province by province when the data
             spans several provinces; "none" matches all rows in one matcher.
-        workers: provinces matched at once (default: all cores).
+        regency_split_above: a province with more register people than this (default
+            5,000,000) is matched regency by regency, then a cross-regency pass links its
+            movers by NIK and by name and birth date.
+        workers: partitions matched at once (default: all cores).
         dask_address: a Dask scheduler (tcp://host:8786) to match provinces on; default
             from RECONCILE_DASK_ADDRESS; without one, threads in this process.
         k_anonymity: with pseudonymise, the smallest group of persons sharing the
@@ -59,6 +63,10 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         memory_limit: DuckDB memory limit, e.g. "8GB" (default: 60% of the machine).
         threads: DuckDB threads (default: every core).
         temp_dir: where DuckDB spills (default: beside the work database).
+        storage_url: where partitions travel to their workers and back, as Parquet: a
+            folder or fsspec URL every Dask worker can reach (file:///nfs/runs,
+            s3://bucket/runs); default from RECONCILE_STORAGE_URL, else a folder beside
+            the work database (enough for threads or workers on this machine).
         read_group: a group of the run's user that may read the published outputs.
         review: review-queue settings, e.g. {"cap_per_village": 25, "audit_per_band": 2}
             (reconcile.review.settings.ReviewSettings).
@@ -72,15 +80,19 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
             raise RunRefused("dask_address: served runs use RECONCILE_DASK_ADDRESS only")
         if temp_dir:  # spill files hold every NIK and name of the inputs
             raise RunRefused("temp_dir: served runs spill beside their work database only")
+        if storage_url:  # so do the partitions' Parquet
+            raise RunRefused("storage_url: served runs use RECONCILE_STORAGE_URL only")
         paths = served_paths.check_run(kemensos, bps, stats, out, mapping)
         kemensos, bps, stats, out, mapping = (paths[k] for k in (
             "kemensos", "bps", "stats", "out", "mapping"))
     config = RunConfig.build(
         kemensos=kemensos, bps=bps, stats=stats, out=out, mapping=mapping,
         pseudonymise=pseudonymise, regions=regions, eligibility=eligibility, force=force,
-        partition_by=partition_by, workers=workers, k_anonymity=k_anonymity,
+        partition_by=partition_by, regency_split_above=regency_split_above,
+        workers=workers, k_anonymity=k_anonymity,
         matching=matching, public_reports=public_reports, retention_days=retention_days,
         memory_limit=memory_limit, threads=threads, temp_dir=temp_dir,
+        storage_url=storage_url or os.environ.get("RECONCILE_STORAGE_URL"),
         read_group=read_group, review=review)
     logger = get_run_logger()
     lineage = tasks.fingerprint(config)
@@ -113,12 +125,12 @@ def _task_runner(workers: int, dask_address: str | None):
 
 def _partition_mapper(workers: int, dask_address: str | None) -> PartitionMapper:
     """The match stage's provinces as Prefect tasks: threads here, or the Dask cluster."""
-    def map_partitions(run: Run, paths: list) -> list[dict]:
+    def map_partitions(run: Run, parts: list) -> list[dict]:
         with _task_runner(workers, dask_address) as runner:
             # the run without this closure: a Dask worker receives it pickled
             shipped = dataclasses.replace(run, map_partitions=None)
             futures = runner.map(tasks.match_partition,
-                                 {"run": unmapped(shipped), "path": paths})
+                                 {"run": unmapped(shipped), "part": parts})
             return [future.result() for future in futures]
 
     return map_partitions

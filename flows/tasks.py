@@ -57,7 +57,9 @@ def stage_task(stage: pipeline.Stage):
 STAGES = tuple(stage_task(stage) for stage in pipeline.STAGES)
 
 
-@task(name="match province", cache_policy=NO_CACHE)
-def match_partition(run: pipeline.Run, path) -> dict:
-    """Match one province; runs wherever the task runner puts it (thread or Dask worker)."""
-    return pipeline.match_one_partition(run, path)
+@task(name="match partition", cache_policy=NO_CACHE)
+def match_partition(run: pipeline.Run, part) -> dict:
+    """Match one partition (a province, or a regency of a large one) wherever the task
+    runner puts it: a thread here, or a Dask worker that reads and writes only the run's
+    storage location and works in its own local directory."""
+    return pipeline.match_one_partition(run, part)

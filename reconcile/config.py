@@ -76,6 +76,10 @@ class RunConfig(BaseModel):
     partition_by: Literal["province"] | None = Field(
         "province", description='"province": match province by province when the data '
                                 "spans several; None or \"none\": all rows in one matcher")
+    regency_split_above: Whole = Field(
+        5_000_000, description="a province with more register people than this is "
+                               "matched regency by regency, then movers are linked "
+                               "across its regencies (by NIK, by name and birth date)")
     workers: Whole = Field(default_factory=lambda: os.cpu_count() or 1,
                            description="provinces matched at once (default: every core)")
     threads: Whole | None = Field(None, description="DuckDB threads (default: every core)")
@@ -84,6 +88,10 @@ class RunConfig(BaseModel):
                           "memory, shared by the partitions matched at once)")
     temp_dir: Path | None = Field(None, description="where DuckDB spills (default: beside "
                                                     "the work database); owner-only")
+    storage_url: str | None = Field(
+        None, description="where partitions travel to their workers and back as Parquet: "
+                          "a folder or an fsspec URL every worker can reach (file:///nfs/x, "
+                          "s3://bucket/x); default: a folder beside the work database")
     read_group: str | None = Field(
         None, description="a group of yours that may read the published outputs (files "
                           "0640, folders 0750); the identity state stays owner-only")
@@ -129,6 +137,7 @@ class RunConfig(BaseModel):
         check_inputs(self)
         db.sql_path(self.out)
         check_memory_limit(self.memory_limit)
+        check_storage_url(self.storage_url)
         if self.read_group is not None:
             publish.group_id(self.read_group)
         publish.check_output(self.out, (*self.inputs, *([self.mapping] if self.mapping else [])))
@@ -192,6 +201,20 @@ def check_memory_limit(memory_limit: str | None) -> None:
     if memory_limit is not None and not MEMORY.fullmatch(memory_limit.strip()):
         raise InputError(f"memory_limit: {memory_limit!r:.40} is not a size such as '8GB' "
                          "or '512MiB'")
+
+
+def check_storage_url(url: str | None) -> None:
+    """A storage location fsspec can open (a folder or a URL of a known protocol whose
+    package is installed), refused here rather than after ingest."""
+    if url is None:
+        return
+    import fsspec
+
+    try:
+        fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        raise InputError(f"storage_url: {url!r:.60} is not a storage location fsspec can "
+                         f"open ({str(exc)[:80]})") from None
 
 
 def region_code(value: object) -> str:

@@ -11,12 +11,18 @@ provinces one after another or all at once gives the same answer.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
-from reconcile import db
+from reconcile import db, resources
 from reconcile.match import decided, match
 from reconcile.match.settings import MatchSettings
 from reconcile.tables import Table
@@ -31,118 +37,305 @@ PART = """coalesce(left(kode_wilayah, 2),
                    CASE WHEN nik_status = 'valid' THEN left(nik, 2) END, '00')"""
 
 
-# A partition is a province with register people. Rows of any other province code, or
-# with no usable code at all (stray rows), are matched in the main partition, the one
-# with the most register people, so a few strays neither split a one-province run nor
-# go unmatched; the cross-province NIK pass then finds the movers among them.
-PARTS_SQL = f"""
-SELECT {PART} AS part, count(*) AS people FROM {Table.CLEAN_BPS}
-WHERE {PART} <> $unplaced GROUP BY ALL ORDER BY part
+REGENCY = "CASE WHEN length(kode_wilayah) >= 5 THEN left(kode_wilayah, 5) END"
+PLAN = "partition_plan"  # (province, regency, part): where each row is matched
+KEMENSOS_ROWS = "partition_rows_kemensos"  # (rid, part) of each row: the cross pass's input
+BPS_ROWS = "partition_rows_bps"
+
+# A partition is a province with register people, or, in a province with more than
+# `split_above` of them, a regency with register people (a 50M province is no unit for
+# one matcher). Rows of a split province without a known regency are matched in its
+# largest regency; rows of any other province code, or with no usable code at all (stray
+# rows), in the main partition, the one with the most register people. So a few strays
+# neither split a one-province run nor go unmatched; the cross pass (combine) then finds
+# the movers among them. Ties go to the lower code: the plan is the data's alone.
+PLAN_SQL = f"""
+CREATE OR REPLACE TABLE {PLAN} AS
+WITH r AS (
+    SELECT {PART} AS province, {REGENCY} AS regency FROM {Table.CLEAN_BPS}
+    WHERE {PART} <> $unplaced
+), p AS (
+    SELECT province, count(*) AS people, count(*) > $split_above AS split FROM r GROUP BY ALL
+), regencies AS (
+    SELECT province, regency, regency AS part, count(*) AS people
+    FROM r JOIN p USING (province)
+    WHERE p.split AND left(regency, 2) = province GROUP BY ALL
+), fallback AS (
+    SELECT province, NULL::VARCHAR AS regency,
+           first(part ORDER BY people DESC, part) AS part, 0 AS people
+    FROM regencies GROUP BY ALL
+)
+SELECT * FROM regencies UNION ALL SELECT * FROM fallback
+UNION ALL SELECT province, NULL, province, people FROM p
+WHERE province NOT IN (SELECT province FROM regencies)
 """
-ASSIGNED = f"CASE WHEN list_contains($parts, {PART}) THEN {PART} ELSE $main END"
+PARTS_SQL = f"SELECT part, sum(people) AS people FROM {PLAN} GROUP BY ALL ORDER BY part"
+ASSIGN_SQL = f"""
+CREATE OR REPLACE TABLE {{rows}} AS
+SELECT t.rid, coalesce(e.part, f.part, $main) AS part
+FROM {{table}} t
+LEFT JOIN {PLAN} e ON e.regency IS NOT NULL AND e.province = {PART}
+                      AND e.regency = {REGENCY}
+LEFT JOIN {PLAN} f ON f.regency IS NULL AND f.province = {PART}
+"""
 
 
-def provinces(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The partitions: provinces with register people, in code order."""
+def plan(con: duckdb.DuckDBPyConnection, split_above: int) -> list[str]:
+    """The partitions, in code order: provinces, and regencies of the provinces with more
+    than `split_above` register people (the plan is kept for the export and the cross
+    pass)."""
+    db.run(con, PLAN_SQL, {"split_above": split_above})
     return list(db.df(con, PARTS_SQL)["part"])
 
 
-def export_all(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
-    """Write each partition's clean rows, strays with the main one, into its own work
-    database; the partitions and the main one are found once, then bound."""
+def provinces(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The partitions when no province is split: provinces with register people."""
+    return plan(con, split_above=2**62)
+
+
+# What travels: each partition's inputs to its worker, each worker's results back, as
+# Parquet at the run's storage location (reconcile.config.RunConfig.storage_url).
+INPUTS = (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS, Table.REVIEW_DECISIONS)
+OUTPUTS = (Table.KEMENSOS_PERSONS, Table.LINKS, Table.MATCH_EVIDENCE, Table.DEDUPE_EVIDENCE)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition as its worker receives it: its code and the storage folder (a URL,
+    or a local folder) holding its inputs, `in/<table>.parquet`, and, once matched, its
+    results, `out/<table>.parquet`. Nothing else of the coordinator's disk is needed."""
+
+    name: str
+    url: str
+    inputs: tuple[str, ...]
+
+    def location(self, con: duckdb.DuckDBPyConnection, side: str, table: str) -> str:
+        """Where `con` reads or writes one table of this partition (in/ or out/)."""
+        return located(con, f"{self.url.rstrip('/')}/{side}/{table}.parquet")
+
+
+def located(con: duckdb.DuckDBPyConnection, url: str) -> str:
+    """A storage URL as DuckDB reads and writes it: a local folder as its path, any other
+    fsspec URL (s3://, gcs://, memory://) through fsspec registered with `con`."""
+    fs, path = fsspec.core.url_to_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return db.sql_path(path)
+    if not con.filesystem_is_registered(_protocol(fs)):
+        con.register_filesystem(fs)
+    return fs.unstrip_protocol(db.sql_path(path))
+
+
+def _protocol(fs: fsspec.AbstractFileSystem) -> str:
+    return fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+
+
+def remove_storage(url: str) -> None:
+    """The run's folder at the storage location (every NIK and name of the partitions)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+def export_all(con: duckdb.DuckDBPyConnection, url: str) -> list[Partition]:
+    """Write each partition of the plan (`plan`), strays with the main one, as Parquet at
+    the storage folder `url`; each row's partition is kept for the cross pass."""
     parts = db.df(con, PARTS_SQL)
     main = parts.sort_values(["people", "part"], ascending=[False, True])["part"].iloc[0] \
         if len(parts) else None
-    assignment = {"parts": list(parts["part"]), "main": main}
-    return [_export(con, folder, part, assignment) for part in parts["part"]]
+    for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
+        db.run(con, ASSIGN_SQL.format(rows=rows_sql(table), table=table), {"main": main})
+    return [_export(con, Partition(part, f"{url.rstrip('/')}/part-{part}", _inputs(con)))
+            for part in parts["part"]]
 
 
-def _export(con: duckdb.DuckDBPyConnection, folder: Path, part: str,
-            assignment: dict) -> Path:
-    """Write one province's clean rows into its own work database."""
-    path = folder / f"part-{part}.duckdb"
-    path.unlink(missing_ok=True)
-    db.attach(con, path, "part_db")
+def rows_sql(table: str) -> str:
+    """The table of each row's partition, for one of the two clean tables."""
+    return KEMENSOS_ROWS if table == Table.CLEAN_KEMENSOS else BPS_ROWS
+
+
+def _inputs(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    return tuple(t for t in INPUTS if t != Table.REVIEW_DECISIONS or decided.present(con))
+
+
+def _export(con: duckdb.DuckDBPyConnection, part: Partition) -> Partition:
+    """Write one partition's clean rows (and the officers' decisions, by row keys shared
+    with every partition) as Parquet."""
+    for table in part.inputs:
+        if table == Table.REVIEW_DECISIONS:
+            query = db.Step(f"SELECT * FROM {table}")
+        else:
+            query = db.Step(f"SELECT t.* FROM {table} t JOIN {rows_sql(table)} a USING (rid) "
+                            "WHERE a.part = $part ORDER BY rid", {"part": part.name})
+        _copy(con, query, part.location(con, "in", table))
+    return part
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: db.Step, location: str) -> None:
+    """Write a query's result as one Parquet file at `location` (a path or a URL: not
+    db.copy_parquet, which takes local paths)."""
+    db.run(con, db.Step(f"COPY ({query.sql}) TO $location (FORMAT parquet, "
+                        "COMPRESSION zstd)", query.params), {"location": location})
+
+
+def match_partition(part: Partition, memory_limit: str, matching: dict | None = None,
+                    scratch: Path | str | None = None) -> dict:
+    """Match one partition in a private database of its own in `scratch` (default: the
+    system's temp folder), reading its inputs from and writing its results to the
+    storage location; safe in a thread or a worker. Returns the matcher's timings and
+    what it used (seconds, peak memory, spill)."""
+    work = Path(tempfile.mkdtemp(prefix=f"reconcile-part-{part.name}-", dir=scratch))
+    started = time.perf_counter()
     try:
-        for table in (Table.CLEAN_KEMENSOS, Table.CLEAN_BPS):
-            db.run(con, f"CREATE TABLE part_db.{table} AS SELECT * FROM {table} "
-                        f"WHERE {ASSIGNED} = $part ORDER BY rid", {"part": part, **assignment})
-        if decided.present(con):  # officers' decisions, by row keys shared with the parts
-            db.run(con, f"CREATE TABLE part_db.{Table.REVIEW_DECISIONS} AS "
-                        f"SELECT * FROM {Table.REVIEW_DECISIONS}")
+        with resources.measured(work / "spill") as use:
+            con = db.connect(work / "part.duckdb", threads=THREADS,
+                             memory_limit=memory_limit, temp_directory=work / "spill")
+            try:
+                stats = _match_here(con, part, MatchSettings.from_params(matching))
+            finally:
+                con.close()
     finally:
-        db.run(con, "DETACH DATABASE part_db")
-    return path
+        shutil.rmtree(work, ignore_errors=True)
+    return {"partition": part.name, "worker": _worker_name(),
+            "seconds": round(time.perf_counter() - started, 3),
+            **use.recorded(), **{k: v for k, v in stats.items() if k == "timings"}}
 
 
-def match_partition(path: Path, threads: int | None = None,
-                    memory_limit: str | None = None, matching: dict | None = None) -> dict:
-    """Match one province in its own database (safe to run in a thread or a worker)."""
-    con = db.connect(path, threads=threads, memory_limit=memory_limit)
+def _match_here(con: duckdb.DuckDBPyConnection, part: Partition,
+                settings: MatchSettings) -> dict:
+    for table in part.inputs:
+        db.run(con, f"CREATE TABLE {table} AS SELECT * FROM read_parquet($path)",
+               {"path": part.location(con, "in", table)})
+    stats = match(con, settings) if db.count(con, Table.CLEAN_KEMENSOS) else {}
+    for table in OUTPUTS:
+        if db.has_table(con, table):
+            _copy(con, db.Step(f"SELECT * FROM {table}"), part.location(con, "out", table))
+    return stats
+
+
+def _worker_name() -> str:
+    """The Dask worker that matched a partition (its address), or "local"."""
     try:
-        settings = MatchSettings.from_params(matching)
-        stats = match(con, settings) if db.count(con, Table.CLEAN_KEMENSOS) else {}
-    finally:
-        con.close()
-    return {"partition": path.stem, **{k: v for k, v in stats.items() if k == "timings"}}
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "local"
 
 
+def worker_scratch() -> str | None:
+    """A Dask worker's own local directory; elsewhere None (the system's temp folder)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().local_directory
+    except (ImportError, ValueError):
+        return None
+
+
+# The cross pass. Persons no partition linked (and, in a split province, persons linked
+# weakly) against register people no partition claimed: by exact valid NIK with agreeing
+# birth date or name, anywhere (people who moved, rows whose region is unknown); and, for
+# the unlinked of a split province, by name and birth date (sex agreeing) to the one
+# register person of the province who has them, when that one is in another regency.
+# Only pairs that are one-to-one are taken. Every input is a table: scheduling cannot
+# change it. A province matched whole gets exactly the NIK pass it always had.
+WEAK_LINK = 0.99   # below this a split province's link may give way to a NIK in another regency
+NAME_ALIKE = 0.92  # Jaro-Winkler of upper-case names that counts as the same name
+db.constants({"weak_link": WEAK_LINK, "name_alike": NAME_ALIKE})
 CROSS_SQL = f"""
--- persons no province linked, and register people no province claimed
 CREATE OR REPLACE TEMP TABLE cross_candidates AS
-WITH open_persons AS (
-    SELECT p.person_id, k.rid, k.nik, k.nama, k.tgl_lahir
+WITH person_rows AS (
+    SELECT p.person_id, k.nik, k.nik_status, k.nama, k.tgl_lahir, k.jenis_kelamin, a.part,
+           l.id_individu IS NULL AS unlinked,
+           coalesce(length(a.part) > 2 AND l.match_probability < $weak_link, false) AS weak
     FROM {Table.KEMENSOS_PERSONS} p JOIN {Table.CLEAN_KEMENSOS} k USING (rid)
-    JOIN {Table.LINKS} l USING (person_id)
-    WHERE l.id_individu IS NULL AND k.nik_status = 'valid'
-), open_register AS (
-    SELECT * FROM {Table.CLEAN_BPS}
-    WHERE id_individu NOT IN (SELECT id_individu FROM {Table.LINKS}
-                              WHERE id_individu IS NOT NULL)
+    JOIN {Table.LINKS} l USING (person_id) JOIN {KEMENSOS_ROWS} a USING (rid)
+), open_persons AS (
+    SELECT * FROM person_rows WHERE unlinked OR weak
+), register AS (
+    SELECT b.id_individu, b.nik, b.nik_status, b.nama, b.tgl_lahir, b.jenis_kelamin, a.part,
+           b.id_individu IN (SELECT id_individu FROM {Table.LINKS}
+                             WHERE id_individu IS NOT NULL) AS claimed
+    FROM {Table.CLEAN_BPS} b JOIN {BPS_ROWS} a USING (rid)
+), by_nik AS (
+    SELECT DISTINCT o.person_id, b.id_individu, o.part AS person_part,
+           b.part AS register_part, 'nik' AS via
+    FROM open_persons o JOIN register b ON b.nik = o.nik AND b.nik_status = 'valid'
+    WHERE o.nik_status = 'valid' AND NOT b.claimed
+      AND (o.tgl_lahir = b.tgl_lahir
+           OR jaro_winkler_similarity(upper(o.nama), upper(b.nama)) >= 0.9)
+), name_alike AS (
+    SELECT o.person_id, b.id_individu, b.claimed, o.part AS person_part,
+           b.part AS register_part
+    FROM open_persons o JOIN register b
+         ON left(b.part, 2) = left(o.part, 2) AND b.tgl_lahir = o.tgl_lahir
+    WHERE o.unlinked AND length(o.part) > 2
+      AND o.person_id NOT IN (SELECT person_id FROM by_nik)
+      AND (o.jenis_kelamin IS NULL OR b.jenis_kelamin IS NULL
+           OR o.jenis_kelamin = b.jenis_kelamin)
+      AND jaro_winkler_similarity(upper(o.nama), upper(b.nama)) >= $name_alike
+), by_name AS (
+    SELECT person_id, min(id_individu) AS id_individu, min(person_part) AS person_part,
+           min(register_part) AS register_part, 'name_dob' AS via
+    FROM name_alike GROUP BY person_id
+    HAVING count(DISTINCT id_individu) = 1 AND NOT bool_or(claimed)
+       AND min(register_part) <> min(person_part)
+), pairs AS (
+    SELECT * FROM by_nik UNION ALL SELECT * FROM by_name
 )
-SELECT o.person_id, b.id_individu,
-       count(DISTINCT b.id_individu) OVER (PARTITION BY o.person_id) AS candidates,
-       count(DISTINCT o.person_id) OVER (PARTITION BY b.id_individu) AS claimants
-FROM open_persons o JOIN open_register b ON b.nik = o.nik AND b.nik_status = 'valid'
-WHERE o.tgl_lahir = b.tgl_lahir
-   OR jaro_winkler_similarity(upper(o.nama), upper(b.nama)) >= 0.9
+SELECT *, count(DISTINCT id_individu) OVER (PARTITION BY person_id) AS candidates,
+       count(DISTINCT person_id) OVER (PARTITION BY id_individu) AS claimants
+FROM pairs
 """
 
 APPLY_SQL = f"""
 CREATE OR REPLACE TABLE {Table.LINKS} AS
 SELECT l.* REPLACE (
-           coalesce(l.id_individu, c.id_individu) AS id_individu,
-           CASE WHEN c.id_individu IS NOT NULL THEN 'nik_cross_province'
+           coalesce(c.id_individu, l.id_individu) AS id_individu,
+           CASE WHEN c.via = 'name_dob' THEN 'name_dob_cross_regency'
+                WHEN c.id_individu IS NOT NULL AND length(c.person_part) > 2
+                     AND left(c.person_part, 2) = left(c.register_part, 2)
+                     THEN 'nik_cross_regency'
+                WHEN c.id_individu IS NOT NULL THEN 'nik_cross_province'
                 ELSE l.match_type END AS match_type,
            CASE WHEN c.id_individu IS NOT NULL THEN NULL ELSE l.no_match_reason END
                AS no_match_reason)
 FROM {Table.LINKS} l
-LEFT JOIN (SELECT DISTINCT person_id, id_individu FROM cross_candidates
-           WHERE candidates = 1 AND claimants = 1) c USING (person_id)
+LEFT JOIN (SELECT DISTINCT person_id, id_individu, person_part, register_part, via
+           FROM cross_candidates WHERE candidates = 1 AND claimants = 1) c USING (person_id)
 ORDER BY l.person_id
 """
 
 
-def combine(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> dict:
-    """Gather the provinces' persons and links, then run the cross-province NIK pass."""
-    parts = list(paths)
-    for table in (Table.KEMENSOS_PERSONS, Table.LINKS, Table.MATCH_EVIDENCE,
-                  Table.DEDUPE_EVIDENCE):
-        selects = []
-        for n, path in enumerate(parts):
-            db.attach(con, path, f"p{n}", read_only=True)
-            if db.has_table(con, table, database=f"p{n}"):
-                selects.append(f"SELECT * FROM p{n}.{table}")
-        union = " UNION ALL ".join(selects) or _empty(table)
-        if union:  # no evidence where no partition had Kemensos rows
+def combine(con: duckdb.DuckDBPyConnection, parts: Iterable[Partition]) -> dict:
+    """Gather the partitions' persons and links from the storage location, then run the
+    cross-province NIK pass."""
+    parts = list(parts)
+    for table in OUTPUTS:
+        written = [where for part in parts
+                   if _exists(where := part.location(con, "out", table))]
+        if written:
+            db.run(con, f"CREATE OR REPLACE TABLE {table} AS "
+                        "SELECT * FROM read_parquet($paths)", {"paths": written})
+        elif union := _empty(table):  # no evidence where no partition had Kemensos rows
             db.run(con, f"CREATE OR REPLACE TABLE {table} AS {union}")
-        for n in range(len(parts)):
-            db.run(con, f"DETACH DATABASE p{n}")
     db.run(con, CROSS_SQL)
-    linked = db.scalar(con, "SELECT count(DISTINCT person_id) FROM cross_candidates "
-                            "WHERE candidates = 1 AND claimants = 1")
+    linked = db.df(con, "SELECT via, person_part, register_part, count(DISTINCT person_id) "
+                        "AS persons FROM cross_candidates WHERE candidates = 1 "
+                        "AND claimants = 1 GROUP BY ALL")
     db.run(con, APPLY_SQL)
-    return {"partitions": len(parts), "cross_province_links": int(linked or 0)}
+    across = linked["person_part"].str[:2] != linked["register_part"].str[:2]
+    return {"partitions": len(parts),
+            "cross_province_links": int(linked["persons"][across].sum()),
+            "cross_regency_links": {
+                via: int(linked["persons"][~across & (linked["via"] == via)].sum())
+                for via in ("nik", "name_dob")}}
+
+
+def _exists(location: str) -> bool:
+    fs, path = fsspec.core.url_to_fs(location)
+    return bool(fs.exists(path))
 
 
 def _empty(table: str) -> str:

@@ -36,9 +36,10 @@ from schemas.std import Standardised
 
 log = logging.getLogger(__name__)
 
-# Matches the province partitions (their work databases) and returns each one's stats:
-# threads here (`in_threads`), Prefect tasks on threads or a Dask cluster in the flow.
-PartitionMapper = Callable[["Run", list[Path]], list[dict]]
+# Matches the partitions (partition.Partition: Parquet at the run's storage location) and
+# returns each one's stats: threads here (`in_threads`), Prefect tasks on threads or a
+# Dask cluster in the flow.
+PartitionMapper = Callable[["Run", list[partition.Partition]], list[dict]]
 
 
 @dataclass
@@ -102,10 +103,24 @@ class Run:
 
     @property
     def parts_dir(self) -> Path:
-        """Work databases of the province partitions; never published."""
+        """The partitions' Parquet (unless a storage URL is set) and the scratch folders
+        of those matched here (unless a temp_dir is set); never published."""
         path = self.stage_dir.parent / f".parts-{self.run_id}"
         path.mkdir(exist_ok=True, mode=0o700)
         return path
+
+    @property
+    def storage_url(self) -> str:
+        """Where partitions travel to their workers and back, as Parquet: this run's
+        folder at the configured storage URL, else the local parts_dir."""
+        if self.config.storage_url:
+            return f"{self.config.storage_url.rstrip('/')}/reconcile-{self.run_id}"
+        return str(self.parts_dir)
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where partitions matched in this process keep their databases and spill."""
+        return Path(self.config.temp_dir) if self.config.temp_dir else self.parts_dir
 
     @property
     def work_db(self) -> Path:
@@ -164,6 +179,8 @@ class Run:
         for path in (self.work_db, self.work_db.with_name(self.work_db.name + ".wal")):
             path.unlink(missing_ok=True)
         shutil.rmtree(self.spill_dir, ignore_errors=True)
+        if self.config.storage_url:
+            partition.remove_storage(self.storage_url)
         shutil.rmtree(self.parts_dir, ignore_errors=True)
 
 
@@ -192,11 +209,12 @@ def scope(run: Run) -> None:
 
 
 def partitioned(run: Run) -> bool:
-    """Whether this run matches province by province (partitioning on, several provinces)."""
+    """Whether this run matches partition by partition (partitioning on, and several
+    provinces, or a province above `regency_split_above` split into regencies)."""
     if run.config.partition_by != "province":
         return False
     with run.connect("plan") as con:
-        return len(partition.provinces(con)) > 1
+        return len(partition.plan(con, run.config.regency_split_above)) > 1
 
 
 def link(run: Run) -> None:
@@ -205,11 +223,12 @@ def link(run: Run) -> None:
     with run.connect("decisions") as con:  # officers' decisions bind the matcher
         run.facts.decisions = decisions.load(con, run.config.out)
     if partitioned(run):
-        paths = split_partitions(run)
+        parts = split_partitions(run)
         started = time.perf_counter()
-        per_partition = (run.map_partitions or in_threads)(run, paths)
+        per_partition = (run.map_partitions or in_threads)(run, parts)
         run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
-        combine_partitions(run, per_partition)
+        run.facts.resources["match_partitions"] = partitions_use(per_partition)
+        combine_partitions(run, parts, per_partition)
         return
     with run.connect() as con:
         run.facts.match = match(con, run.config.match_settings)
@@ -217,33 +236,44 @@ def link(run: Run) -> None:
         finish_link(run, con)
 
 
-def split_partitions(run: Run) -> list[Path]:
-    """Write each province's clean rows into its own database (partitioned runs)."""
+def split_partitions(run: Run) -> list[partition.Partition]:
+    """Write each partition's clean rows as Parquet at the run's storage location."""
     with run.connect("split") as con:
-        return partition.export_all(con, run.parts_dir)
+        return partition.export_all(con, run.storage_url)
 
 
-def match_one_partition(run: Run, path: Path) -> dict:
-    """Match one province's database with this run's settings (anywhere: a thread, a
-    Prefect task, a Dask worker sharing the disk)."""
-    return partition.match_partition(path, threads=partition.THREADS,
-                                     memory_limit=run.config.partition_memory_limit,
-                                     matching=run.config.matching)
+def match_one_partition(run: Run, part: partition.Partition) -> dict:
+    """Match one partition with this run's settings, anywhere: a thread or a Prefect task
+    here (in the run's scratch folder), or a Dask worker that sees only the storage
+    location (in its own local directory, with its own memory unless memory_limit is
+    set)."""
+    memory = None if run.config.memory_limit else resources.worker_memory_limit()
+    return partition.match_partition(part, memory or run.config.partition_memory_limit,
+                                     matching=run.config.matching,
+                                     scratch=partition.worker_scratch() or run.scratch_dir)
 
 
-def in_threads(run: Run, paths: list[Path]) -> list[dict]:
-    """The default PartitionMapper: the provinces in this process, `workers` at a time."""
+def in_threads(run: Run, parts: list[partition.Partition]) -> list[dict]:
+    """The default PartitionMapper: the partitions in this process, `workers` at a time."""
     with ThreadPoolExecutor(max(1, run.config.workers)) as pool:
-        return list(pool.map(lambda path: match_one_partition(run, path), paths))
+        return list(pool.map(lambda part: match_one_partition(run, part), parts))
 
 
-def combine_partitions(run: Run, per_partition: list[dict]) -> None:
-    """Gather the provinces' results, link movers by NIK, then finish as usual."""
-    paths = sorted(run.parts_dir.glob("part-*.duckdb"))
+def partitions_use(per_partition: list[dict]) -> dict:
+    """What the partitions used wherever they ran: the largest peak memory of one, and
+    their spills added up (at most that much was on disk at once)."""
+    return {"peak_rss_mb": max((p.get("peak_rss_mb", 0.0) for p in per_partition),
+                               default=0.0),
+            "spill_peak_mb": round(sum(p.get("spill_peak_mb", 0.0) for p in per_partition),
+                                   1)}
+
+
+def combine_partitions(run: Run, parts: list[partition.Partition],
+                       per_partition: list[dict]) -> None:
+    """Gather the partitions' results, link movers by NIK, then finish as usual."""
     with run.connect() as con:
-        run.facts.match = {**partition.combine(con, paths), "per_partition": per_partition}
+        run.facts.match = {**partition.combine(con, parts), "per_partition": per_partition}
         finish_link(run, con)
-    shutil.rmtree(run.parts_dir, ignore_errors=True)
 
 
 def finish_link(run: Run, con) -> None:
