@@ -218,8 +218,8 @@ def _run(args: argparse.Namespace) -> int:
     if server is not None:
         _import_while_waiting()
         server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-    print(f"reconcile: {len(args.kemensos)} Kemensos file(s), register {args.bps.name}, "
-          f"statistics {args.stats.name} -> {args.out}", flush=True)
+    print(f"reconciling {len(args.kemensos)} Kemensos file(s) with register "
+          f"{args.bps.name} and statistics {args.stats.name} -> {args.out}", flush=True)
     with owner_only(), _progress():  # owner_only: Prefect's own server and its database
         result = reconcile_flow(**params, dask_address=args.dask_address)
     print(_summary_text(result))

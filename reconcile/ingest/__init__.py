@@ -395,29 +395,35 @@ def _excel_damage(data: pa.Table, columns: ColumnMap, numeric_cells: dict[str, p
                   label: str, note: dict) -> pa.Array:
     """Per row, the identifier columns (ID_COLUMNS) whose cell Excel damaged ('nik,no_kk'),
     or null: a cell held as a number with more than EXCEL_DIGITS digits, in any column,
-    whole or mixed, or a value in scientific notation. Counted per column in a warning."""
-    pieces, counts = [], {}
+    whole or mixed, or a value in scientific notation. Counted per column in the notes;
+    the numbers are warned about, as their damage does not show in the value."""
+    pieces, shown, hidden = [], {}, {}
     for canonical in ID_COLUMNS:
         header = columns.columns.get(canonical)
         if header is None:
             continue
         values = data[header]
-        hit = pc.fill_null(pc.match_substring_regex(values, SCIENTIFIC), False)
+        written = pc.fill_null(pc.match_substring_regex(values, SCIENTIFIC), False)
+        held = pa.chunked_array([pa.array(np.zeros(data.num_rows, dtype=bool))])
         if header in numeric_cells:
             digits = pc.utf8_length(pc.replace_substring_regex(values, "[^0-9]", ""))
-            long = pc.fill_null(pc.greater(digits, EXCEL_DIGITS), False)
-            hit = pc.or_(hit, pc.and_(numeric_cells[header], long))
+            held = pc.and_(numeric_cells[header], pc.fill_null(
+                pc.greater(digits, EXCEL_DIGITS), False))
+        hit = pc.or_(written, held)
         if pc.any(hit).as_py():
-            counts[canonical] = pc.sum(hit).as_py()
+            shown[canonical], hidden[canonical] = pc.sum(written).as_py(), pc.sum(held).as_py()
             pieces.append(pc.if_else(hit, canonical, pa.scalar(None, pa.string())))
     if not pieces:
         return pa.nulls(data.num_rows, pa.string())
-    note["excel_damaged_cells"] = counts
-    _warn(note, label, "identifier cell(s) damaged by Excel (held as numbers past 15 "
-                       "digits, or in scientific notation), the row kept with the NIK "
-                       "flagged excel_damaged, never valid: "
-                       + ", ".join(f"{c} ({columns.columns[c]}) {n}" for c, n in counts.items())
-                       + "; format the columns as Text in Excel and export again")
+    note["excel_damaged_cells"] = {c: shown[c] + hidden[c] for c in shown}
+    log.info("%s: identifier value(s) in scientific notation (damaged by Excel): %s", label,
+             ", ".join(f"{c} {n}" for c, n in shown.items() if n) or "none")
+    if any(hidden.values()):
+        _warn(note, label, "identifier cell(s) Excel holds as numbers past 15 digits, "
+                           "their last digits lost (such a NIK is flagged excel_damaged, "
+                           "never valid): " + ", ".join(
+                               f"{c} ({columns.columns[c]}) {n}" for c, n in hidden.items()
+                               if n) + "; format the columns as Text and export again")
     return _join_present(pieces, ",")
 
 

@@ -230,8 +230,10 @@ def _missing_error(label: str, missing: list[str], overrides: dict[str, str],
                    headers: list[str], header_row: int, header_known: bool) -> InputError:
     """One refusal for every missing column: where the header was read, the headers
     found (masked if they are a record), the names tried, and the mapping that fixes it."""
-    # the row is said when title rows moved the header (row 1 goes without saying)
-    en, id_ = where(label, None if header_row == 1 and header_known else header_row)
+    # the row is said when title rows moved the header (row 1 goes without saying), and
+    # that it was a guess when no row had known names and a later one was the widest
+    en, id_ = where(label, None if header_row == 1 else header_row)
+    guessed = not header_known and header_row > 1
     # a file without a header row has a record there: shown masked (NIKs, names)
     data_row = any(re.search(r"[0-9]{8}", str(h)) for h in headers)
     shown = ", ".join((mask_text(str(h)) if data_row else str(h))[:40] for h in headers[:20])
@@ -239,10 +241,10 @@ def _missing_error(label: str, missing: list[str], overrides: dict[str, str],
     tried = "; ".join(f"{c} = " + ", ".join(list(dict.fromkeys(
         ([overrides[c]] if c in overrides else []) + [c, *ALIASES.get(c, ())]))[:6]) + ", ..."
         for c in missing)
-    guess_en = "" if header_known else (f" (no row of the first {HEADER_SEARCH} has known "
-                                        "column names; the widest row was read as header)")
-    guess_id = "" if header_known else (f" (tidak ada baris di {HEADER_SEARCH} baris "
-                                        "pertama dengan judul kolom yang dikenal)")
+    guess_en = "" if not guessed else (f" (no row of the first {HEADER_SEARCH} has two "
+                                       "known column names; the widest was read as header)")
+    guess_id = "" if not guessed else (f" (tidak ada baris di {HEADER_SEARCH} baris pertama "
+                                       "dengan dua judul kolom yang dikenal)")
     found = _example(headers)
     example = f'[columns] {missing[0]} = "{found or "YOUR HEADER"}"'
     contoh = f'[columns] {missing[0]} = "{found or "JUDUL KOLOM ANDA"}"'
