@@ -58,7 +58,7 @@ def worker_memory_limit() -> str | None:
     return f"{int(limit * MEMORY_SHARE / max(worker.state.nthreads, 1)) // 2**20}MB"
 
 
-@dataclass
+@dataclass(eq=False)  # each measurement is itself (the open ones are removed by identity)
 class StageUse:
     """What one stage used: its process's peak resident memory and its largest spill."""
 

@@ -112,3 +112,15 @@ def test_threads_default_to_every_core_of_the_machine(small_data, run_config, tm
         threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     assert threads == resources.default_threads() == run.threads
     assert set(run.facts.resources["probe"]) == {"peak_rss_mb", "spill_peak_mb"}
+
+
+def test_measurements_alike_in_value_end_in_any_order(tmp_path):
+    """Partitions matched in threads open and close measurements in any order; two that
+    happen to hold the same figures are still two."""
+    outer, inner = resources.measured(tmp_path), resources.measured(tmp_path)
+    first = outer.__enter__()
+    second = inner.__enter__()
+    first.peak_rss_mb = second.peak_rss_mb = 0.0  # alike at the moment the inner one ends
+    inner.__exit__(None, None, None)
+    outer.__exit__(None, None, None)
+    assert first is not second and first.peak_rss_mb > 0
