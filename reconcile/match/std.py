@@ -33,6 +33,10 @@ def std_sql(source: Table, id_column: str, family_column: str) -> str:
     WITH names AS (  -- names repeat a lot; run the regex chain once per distinct name
         SELECT nama, name_key(nama) AS name_key, name_parent(nama) AS name_parent
         FROM (SELECT DISTINCT nama FROM {source})
+    ), addresses AS (  -- so do addresses (a household's, a village's): parsed once each
+        SELECT alamat, addr_rt(alamat) AS rt, addr_rw(alamat) AS rw,
+               addr_dusun(alamat) AS dusun, addr_street(alamat) AS street
+        FROM (SELECT DISTINCT alamat FROM {source})
     ), base AS (
         SELECT rid, {id_column} AS src_id, {family_column} AS family_id,
                n.name_key, n.name_parent,
@@ -41,8 +45,9 @@ def std_sql(source: Table, id_column: str, family_column: str) -> str:
                coalesce(nik_status = 'valid', false) AS nik_ok,
                CASE WHEN regexp_full_match(no_kk, '[0-9]{{16}}') THEN no_kk END AS no_kk,
                tgl_lahir AS dob, jenis_kelamin AS sex,
-               kode_wilayah AS village, alamat
+               kode_wilayah AS village, a.rt, a.rw, a.dusun, a.street
         FROM {source} s LEFT JOIN names n ON n.nama IS NOT DISTINCT FROM s.nama
+        LEFT JOIN addresses a ON a.alamat IS NOT DISTINCT FROM s.alamat
     ), keys AS (
     SELECT rid, src_id, family_id,
            name_key, name_sorted(name_key) AS name_sorted, name_parent,
@@ -65,8 +70,7 @@ def std_sql(source: Table, id_column: str, family_column: str) -> str:
            year(dob) * 10000 + least(day(dob), month(dob)) * 100
                + greatest(day(dob), month(dob)) AS dob_key,
            sex, village, left(village, 8) AS kec, left(village, 5) AS kab,
-           addr_rt(alamat) AS rt, addr_rw(alamat) AS rw,
-           addr_dusun(alamat) AS dusun, addr_street(alamat) AS street
+           rt, rw, dusun, street
     FROM base
     )
     SELECT *, {QUALITY_SQL} AS quality FROM keys
