@@ -337,10 +337,11 @@ class Stage:
 
     def run(self, run: Run) -> None:
         """Run this stage; its work is timed and measured whole under its name (its
-        connections and steps, the partitions matched in this process, too)."""
+        connections and steps, the partitions matched in this process, too); a failed SQL
+        statement names it."""
         run.stage = self.name
         started = time.perf_counter()
-        with resources.measured(run.spill_dir) as use:
+        with resources.measured(run.spill_dir) as use, db.stage(self.name):
             self.function(run)
         run.timings[self.name] = round(time.perf_counter() - started, 3)
         run.facts.resources[self.name] = {**run.facts.resources.get(self.name, {}),
