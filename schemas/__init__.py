@@ -19,6 +19,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from schemas import in_sql
+
 SHOWN_ROWS = 3
 
 
@@ -31,8 +33,6 @@ def validate_table(con, table: str, schema: pa.DataFrameSchema,
     """Raise ContractError (every failing column and check, with row counts) if `table`
     breaks `schema`. The whole table is checked in SQL first (schemas.in_sql); pandera
     runs only when that finds a violation or a check it does not translate."""
-    from schemas import in_sql  # imports reconcile.db, which imports nothing of schemas
-
     if in_sql.passes(con, table, schema):
         return
     names = [n for n, c in schema.columns.items() if not c.regex]

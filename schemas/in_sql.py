@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 
 import pandera.pandas as pa
 
-from reconcile import db
-
 # pandera dtype (as str()) -> DuckDB column types holding exactly such values
 DUCKDB_TYPES = {
     "int64": {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "USMALLINT",
@@ -54,8 +52,9 @@ class _Counts:
 def passes(con, table: str, schema: pa.DataFrameSchema) -> bool:
     """Whether every row of `table` satisfies `schema`; False when unsure (pandera then
     checks as before)."""
-    described = db.df(con, f"SELECT column_name, column_type FROM (DESCRIBE {table})")
-    types = dict(zip(described["column_name"], described["column_type"], strict=True))
+    # schemas sit below the library (they never import reconcile): DuckDB is called direct
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})")
+                 .fetchall())
     try:
         counts = _counts(table, schema, types)
     except Untranslated:
@@ -63,8 +62,8 @@ def passes(con, table: str, schema: pa.DataFrameSchema) -> bool:
     if not counts.terms:
         return True
     select = ", ".join(counts.terms)
-    violations = db.row(con, f"SELECT {select} FROM {table}", counts.params)
-    return not any(violations)
+    violations = con.execute(f"SELECT {select} FROM {table}", counts.params or None).fetchone()
+    return not any(violations or ())
 
 
 def _counts(table: str, schema: pa.DataFrameSchema, types: dict[str, str]) -> _Counts:
