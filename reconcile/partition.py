@@ -39,7 +39,7 @@ PART = """coalesce(left(kode_wilayah, 2),
 
 REGENCY = "CASE WHEN length(kode_wilayah) >= 5 THEN left(kode_wilayah, 5) END"
 PLAN = "partition_plan"  # (province, regency, part): where each row is matched
-KEMENSOS_ROWS = "partition_rows_kemensos"  # (rid, part) of each row: the cross pass's input
+KEMENSOS_ROWS = "partition_rows_kemensos"  # each row and its partition (export, cross pass)
 BPS_ROWS = "partition_rows_bps"
 
 # A partition is a province with register people, or, in a province with more than
@@ -70,13 +70,16 @@ UNION ALL SELECT province, NULL, province, people FROM p
 WHERE province NOT IN (SELECT province FROM regencies)
 """
 PARTS_SQL = f"SELECT part, sum(people) AS people FROM {PLAN} GROUP BY ALL ORDER BY part"
+# Each clean row with its partition, sorted by partition: exporting one partition then
+# reads only its own row groups, not the whole table once per partition.
 ASSIGN_SQL = f"""
 CREATE OR REPLACE TABLE {{rows}} AS
-SELECT t.rid, coalesce(e.part, f.part, $main) AS part
+SELECT t.*, coalesce(e.part, f.part, $main) AS part
 FROM {{table}} t
 LEFT JOIN {PLAN} e ON e.regency IS NOT NULL AND e.province = {PART}
                       AND e.regency = {REGENCY}
 LEFT JOIN {PLAN} f ON f.regency IS NULL AND f.province = {PART}
+ORDER BY part, rid
 """
 
 
@@ -165,8 +168,8 @@ def _export(con: duckdb.DuckDBPyConnection, part: Partition) -> Partition:
         if table == Table.REVIEW_DECISIONS:
             query = db.Step(f"SELECT * FROM {table}")
         else:
-            query = db.Step(f"SELECT t.* FROM {table} t JOIN {rows_sql(table)} a USING (rid) "
-                            "WHERE a.part = $part ORDER BY rid", {"part": part.name})
+            query = db.Step(f"SELECT * EXCLUDE (part) FROM {rows_sql(table)} "
+                            "WHERE part = $part ORDER BY rid", {"part": part.name})
         _copy(con, query, part.location(con, "in", table))
     return part
 
@@ -243,21 +246,23 @@ def worker_scratch() -> str | None:
 WEAK_LINK = 0.99   # below this a split province's link may give way to a NIK in another regency
 NAME_ALIKE = 0.92  # Jaro-Winkler of upper-case names that counts as the same name
 db.constants({"weak_link": WEAK_LINK, "name_alike": NAME_ALIKE})
-CROSS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE cross_candidates AS
-WITH person_rows AS (
-    SELECT p.person_id, k.nik, k.nik_status, k.nama, k.tgl_lahir, k.jenis_kelamin, a.part,
+PERSONS_AND_REGISTER = f"""
+person_rows AS (
+    SELECT p.person_id, a.nik, a.nik_status, a.nama, a.tgl_lahir, a.jenis_kelamin, a.part,
            l.id_individu IS NULL AS unlinked,
            coalesce(length(a.part) > 2 AND l.match_probability < $weak_link, false) AS weak
-    FROM {Table.KEMENSOS_PERSONS} p JOIN {Table.CLEAN_KEMENSOS} k USING (rid)
-    JOIN {Table.LINKS} l USING (person_id) JOIN {KEMENSOS_ROWS} a USING (rid)
-), open_persons AS (
-    SELECT * FROM person_rows WHERE unlinked OR weak
+    FROM {Table.KEMENSOS_PERSONS} p JOIN {KEMENSOS_ROWS} a USING (rid)
+    JOIN {Table.LINKS} l USING (person_id)
 ), register AS (
-    SELECT b.id_individu, b.nik, b.nik_status, b.nama, b.tgl_lahir, b.jenis_kelamin, a.part,
-           b.id_individu IN (SELECT id_individu FROM {Table.LINKS}
+    SELECT a.id_individu, a.nik, a.nik_status, a.nama, a.tgl_lahir, a.jenis_kelamin, a.part,
+           a.id_individu IN (SELECT id_individu FROM {Table.LINKS}
                              WHERE id_individu IS NOT NULL) AS claimed
-    FROM {Table.CLEAN_BPS} b JOIN {BPS_ROWS} a USING (rid)
+    FROM {BPS_ROWS} a
+)"""
+CROSS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE cross_candidates AS
+WITH {PERSONS_AND_REGISTER}, open_persons AS (
+    SELECT * FROM person_rows WHERE unlinked OR weak
 ), by_nik AS (
     SELECT DISTINCT o.person_id, b.id_individu, o.part AS person_part,
            b.part AS register_part, 'nik' AS via
@@ -293,11 +298,10 @@ APPLY_SQL = f"""
 CREATE OR REPLACE TABLE {Table.LINKS} AS
 SELECT l.* REPLACE (
            coalesce(c.id_individu, l.id_individu) AS id_individu,
-           CASE WHEN c.via = 'name_dob' THEN 'name_dob_cross_regency'
-                WHEN c.id_individu IS NOT NULL AND length(c.person_part) > 2
-                     AND left(c.person_part, 2) = left(c.register_part, 2)
-                     THEN 'nik_cross_regency'
-                WHEN c.id_individu IS NOT NULL THEN 'nik_cross_province'
+           -- the published kinds (schemas.outputs.MATCH_TYPES); the manifest counts
+           -- the cross links by kind and place (match.cross_*_links)
+           CASE WHEN c.via = 'nik' THEN 'nik_exact'
+                WHEN c.via = 'name_dob' THEN 'probabilistic'
                 ELSE l.match_type END AS match_type,
            CASE WHEN c.id_individu IS NOT NULL THEN NULL ELSE l.no_match_reason END
                AS no_match_reason)
@@ -305,6 +309,59 @@ FROM {Table.LINKS} l
 LEFT JOIN (SELECT DISTINCT person_id, id_individu, person_part, register_part, via
            FROM cross_candidates WHERE candidates = 1 AND claimants = 1) c USING (person_id)
 ORDER BY l.person_id
+"""
+
+
+# One person enrolled in two regencies of a split province is two persons after the
+# partitions: the one whose register person is held by the other is still unlinked. When
+# its valid NIK names that register person (birth date or name agreeing), or that
+# register person is the province's only one of its name and birth day (sex agreeing),
+# and one person of another regency of the province holds them, it joins that person
+# (the dedupe a whole-province matcher would have made).
+MERGE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE cross_merges AS
+WITH {PERSONS_AND_REGISTER}, holders AS (
+    SELECT l.id_individu, min(l.person_id) AS holder, min(a.part) AS holder_part,
+           count(DISTINCT l.person_id) AS holders
+    FROM {Table.LINKS} l JOIN {Table.KEMENSOS_PERSONS} p USING (person_id)
+    JOIN {KEMENSOS_ROWS} a USING (rid)
+    WHERE l.id_individu IS NOT NULL GROUP BY l.id_individu
+), by_nik AS (
+    SELECT DISTINCT o.person_id, o.part, b.id_individu
+    FROM person_rows o JOIN register b ON b.nik = o.nik AND b.nik_status = 'valid'
+    WHERE o.unlinked AND o.nik_status = 'valid' AND length(o.part) > 2
+      AND (o.tgl_lahir = b.tgl_lahir
+           OR jaro_winkler_similarity(upper(o.nama), upper(b.nama)) >= 0.9)
+), name_alike AS (
+    SELECT o.person_id, o.part, b.id_individu
+    FROM person_rows o JOIN register b
+         ON left(b.part, 2) = left(o.part, 2) AND b.tgl_lahir = o.tgl_lahir
+    WHERE o.unlinked AND length(o.part) > 2
+      AND o.person_id NOT IN (SELECT person_id FROM by_nik)
+      AND (o.jenis_kelamin IS NULL OR b.jenis_kelamin IS NULL
+           OR o.jenis_kelamin = b.jenis_kelamin)
+      AND jaro_winkler_similarity(upper(o.nama), upper(b.nama)) >= $name_alike
+), by_name AS (  -- only the one register person of the province with that name and day
+    SELECT person_id, min(part) AS part, min(id_individu) AS id_individu FROM name_alike
+    GROUP BY person_id HAVING count(DISTINCT id_individu) = 1
+), found AS (
+    SELECT c.person_id, c.id_individu, h.holder
+    FROM (SELECT * FROM by_nik UNION ALL SELECT * FROM by_name) c
+    JOIN holders h ON h.id_individu = c.id_individu
+    WHERE h.holders = 1 AND h.holder_part <> c.part
+      AND left(h.holder_part, 2) = left(c.part, 2)
+)
+SELECT person_id, min(holder) AS holder FROM found
+GROUP BY person_id HAVING count(DISTINCT id_individu) = 1
+"""
+MERGE_PERSONS_SQL = f"""
+CREATE OR REPLACE TABLE {Table.KEMENSOS_PERSONS} AS
+SELECT p.* REPLACE (coalesce(m.holder, p.person_id) AS person_id)
+FROM {Table.KEMENSOS_PERSONS} p LEFT JOIN cross_merges m USING (person_id)
+ORDER BY p.rid
+"""
+MERGE_LINKS_SQL = f"""
+DELETE FROM {Table.LINKS} WHERE person_id IN (SELECT person_id FROM cross_merges)
 """
 
 
@@ -325,12 +382,27 @@ def combine(con: duckdb.DuckDBPyConnection, parts: Iterable[Partition]) -> dict:
                         "AS persons FROM cross_candidates WHERE candidates = 1 "
                         "AND claimants = 1 GROUP BY ALL")
     db.run(con, APPLY_SQL)
+    merged = _merge_across_regencies(con)
+    for copy in (KEMENSOS_ROWS, BPS_ROWS):  # copies of the clean tables: space back
+        db.run(con, f"DROP TABLE {copy}")
     across = linked["person_part"].str[:2] != linked["register_part"].str[:2]
     return {"partitions": len(parts),
             "cross_province_links": int(linked["persons"][across].sum()),
             "cross_regency_links": {
                 via: int(linked["persons"][~across & (linked["via"] == via)].sum())
-                for via in ("nik", "name_dob")}}
+                for via in ("nik", "name_dob")},
+            "cross_regency_merges": merged}
+
+
+def _merge_across_regencies(con: duckdb.DuckDBPyConnection) -> int:
+    """Join each person enrolled again in another regency to the person holding its
+    register person (MERGE_SQL); the persons merged."""
+    db.run(con, MERGE_SQL)
+    merged = db.count(con, "cross_merges")
+    if merged:  # a run with no split province is left exactly as its partitions gave it
+        db.run(con, MERGE_PERSONS_SQL)
+        db.run(con, MERGE_LINKS_SQL)
+    return merged
 
 
 def _exists(location: str) -> bool:
