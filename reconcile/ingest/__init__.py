@@ -34,7 +34,6 @@ ROLES = {"kemensos": (Table.RAW_KEMENSOS, KEMENSOS_COLUMNS),
          "bps": (Table.RAW_BPS, BPS_COLUMNS),
          "stats": (Table.RAW_STATS, STATS_COLUMNS)}
 REJECTS = "raw_rejects"
-NOTES = "raw_ingest_notes"  # what reading found, per file, for report.xlsx
 EXTRA = ("source_file", "source_row", "numeric_id_cells")
 # Characters no export holds on purpose and XML (report.xlsx) cannot carry: C0 controls
 # but tab and line breaks, DEL, the non-characters U+FFFE/U+FFFF and U+FFFD, which a
@@ -103,7 +102,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, config: RunConfig,
         raise InputError(f"{shown}\n({config.mapping}: warnings_are_errors = true). Fix: "
                          "correct the files, or set warnings_are_errors = false",
                          f"{len(warnings)} peringatan menghentikan proses ({config.mapping}: "
-                         "warnings_are_errors = true; rinciannya di bawah). Perbaiki: "
+                         "warnings_are_errors = true; rinciannya di atas). Perbaiki: "
                          "betulkan berkasnya, atau tulis warnings_are_errors = false")
     return rows_read
 
@@ -134,11 +133,11 @@ def _store_notes(con: duckdb.DuckDBPyConnection, notes: dict) -> None:
         if note.get("derived_ids"):
             lines.append((label, "Tanpa kolom id: id_penerima diturunkan dari isi baris / No "
                                  "id column: id_penerima derived from each row's content"))
-    db.put(con, NOTES, pa.table({"source_file": [f for f, _ in lines],
-                                 "seq": list(range(len(lines))),
-                                 "note": [n for _, n in lines]},
-                                schema=pa.schema([("source_file", pa.string()),
-                                                  ("seq", pa.int64()), ("note", pa.string())])))
+    schema = pa.schema([("source_file", pa.string()), ("seq", pa.int64()),
+                        ("note", pa.string())])
+    db.put(con, Table.INGEST_NOTES, pa.table({"source_file": [f for f, _ in lines],
+                                              "seq": list(range(len(lines))),
+                                              "note": [n for _, n in lines]}, schema=schema))
 
 
 def file_labels(paths: list[Path]) -> dict[Path, str]:
@@ -246,7 +245,7 @@ def read_mapping(path: Path | None) -> dict:
         raise _mapping_error(path, f"unknown column key(s) {', '.join(unknown)[:200]}{hint}; "
                              f"valid keys: {keys}",
                              f"kunci kolom tidak dikenal: {', '.join(unknown)[:200]}{hint}; "
-                             "kunci yang sah tercantum di bawah")
+                             "kunci yang sah: lihat daftar di atas")
     if "warnings_are_errors" in data and not isinstance(data["warnings_are_errors"], bool):
         raise _mapping_error(path, "warnings_are_errors must be true or false",
                              "warnings_are_errors harus true atau false")
