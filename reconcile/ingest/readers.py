@@ -278,8 +278,10 @@ def mapped_headers(options: dict) -> frozenset[str]:
 def _header_line(path: Path, encoding: str, delimiter: str | None = None,
                  mapped: frozenset[str] = frozenset()) -> tuple[str, int, int, list[str], bool]:
     """The header line among the first HEADER_SEARCH non-blank lines (best_header).
-    Returns (line, its physical index, its number counting non-blank lines, the lines
-    above it, whether it was recognised)."""
+    Returns (line, its physical index, its row number, the lines above it, whether it
+    was recognised). The row number counts the blank lines above it, as a spreadsheet
+    shows them (and as pyarrow numbers the lines it skips); below it, as before, only
+    lines with content are rows."""
     with path.open(encoding=encoding, newline="") as handle:
         head = handle.read(1 << 20)
     lines = LINE_BREAK.split(head)
@@ -295,7 +297,7 @@ def _header_line(path: Path, encoding: str, delimiter: str | None = None,
     index, line = candidates[best]
     titles = [title_text(text, delimiter or detect_delimiter(line))
               for _, text in candidates[:best]]
-    return line, index, best + 1, [t for t in titles if t], known
+    return line, index, index + 1, [t for t in titles if t], known
 
 
 def title_text(line: str, delimiter: str) -> str:
@@ -350,8 +352,8 @@ def _csv(path: Path, options: dict, load: bool, label: str) -> Sheet:
                          "rusak. Perbaiki: ekspor ulang") from None
     if _spans_lines(table, rejects):  # a quote ran over line breaks: maybe unclosed
         return _csv_by_lines(path, encoding, delimiter, sheet, index)
-    # pyarrow numbers the rejected records from the first line it reads
-    rejects = [(r + number - index - 1, why, text) for r, why, text in rejects]
+    # pyarrow numbers a rejected record as the rows are numbered: every line above the
+    # header (blank ones too), then only lines with content
     sheet.table = _with_rows(table.rename_columns(headers), skipped={r[0] for r in rejects},
                              first=number + 1)
     sheet.rejects = rejects

@@ -92,3 +92,16 @@ def test_a_damaged_workbook_says_how_to_save_it_again(ingest, tmp_path):
     assert "kemensos_pkh.xlsx" in str(error) and "save it again" in str(error)
     assert "simpan ulang" in error.indonesian
     assert len(refusal_text(error).splitlines()) < 10
+
+
+def test_the_header_row_is_numbered_as_a_spreadsheet_shows_it(ingest, tmp_path):
+    path = tmp_path / "kemensos_pkh.csv"
+    path.write_text(TITLED.replace("SELATAN\n", "SELATAN\n\n"))  # a blank line above
+
+    error = _refusal(ingest, path)
+
+    assert str(error).startswith("kemensos_pkh.csv, row 4: required column(s) missing")
+    mapping = tmp_path / "headers.toml"
+    mapping.write_text('[columns]\nnik = "NOMOR INDUK"\nnama = "NAMA WARGA"\n')
+    con, _ = ingest(path, mapping=mapping)
+    assert con.execute("SELECT source_row FROM clean_kemensos").fetchall() == [(5,)]
