@@ -227,7 +227,10 @@ def link(run: Run) -> None:
         started = time.perf_counter()
         per_partition = (run.map_partitions or in_threads)(run, parts)
         run.timings["match_partitions"] = round(time.perf_counter() - started, 3)
-        run.facts.resources["match_partitions"] = partitions_use(per_partition)
+        run.facts.resources["match_partitions"] = used = partitions_use(per_partition)
+        log.info("%d partitions matched in %.1f s (largest peak memory %.0f MiB, spilled "
+                 "%.0f MiB)", len(parts), run.timings["match_partitions"],
+                 used["peak_rss_mb"], used["spill_peak_mb"])
         combine_partitions(run, parts, per_partition)
         return
     with run.connect() as con:
