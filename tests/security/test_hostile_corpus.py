@@ -78,10 +78,11 @@ def test_the_command_refuses_in_one_line(base, tmp_path, name):
     err = done.stderr.strip()
     assert done.returncode == 2, (done.returncode, err[-2000:])
     assert "Traceback" not in err, err[-2000:]
-    # a refusal found inside the flow follows the run's progress lines (INFO); the
-    # refusal itself is the one last line, with no ERROR or traceback noise before it
+    # the refusal is the last block: its English line, then indented detail and the
+    # Indonesian text, with no ERROR or traceback noise before it
     noise = [line for line in err.splitlines() if "| INFO" not in line]
-    assert len(noise) == 1 and noise[0].startswith("reconcile: "), err[-2000:]
+    assert noise[0].startswith("reconcile: ") and len(noise) < 10, err[-2000:]
+    assert all(line.startswith("  ") for line in noise[1:]), err[-2000:]
     assert CLI_CASES.get(name, "--eligibility") in noise[0], err
     assert snapshot(inputs.folder) == prepared.before  # no input moved or changed
     assert not (inputs.out / "manifest.json").exists()
