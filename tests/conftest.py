@@ -11,6 +11,15 @@ from flows import environment
 environment.apply()
 
 SMALL_PEOPLE = 3_000
+FLOWS = Path(__file__).parent / "flows"
+
+
+def pytest_collection_modifyitems(items):
+    """Everything under tests/flows/ runs the CLI, the flow or a server: `flow`, so that
+    `make check` leaves it to `make test`."""
+    for item in items:
+        if FLOWS in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.flow)
 
 
 @pytest.fixture

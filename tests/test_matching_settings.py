@@ -36,6 +36,7 @@ def test_cli_refuses_a_bad_threshold_in_one_line(small_data, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_settings_change_the_links_and_are_in_the_manifest(small_data, run_config, tmp_path):
     strict = run_pipeline(run_config(small_data, tmp_path / "strict",
                                      matching={"link_threshold": 0.999999}))

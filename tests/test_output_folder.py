@@ -44,6 +44,7 @@ def test_anything_at_out_not_made_by_us_is_refused_and_left_alone(run_config, sm
     assert _tree(tmp_path) == before  # not even a lock file
 
 
+@pytest.mark.slow
 def test_an_empty_folder_becomes_our_output(run_config, small_data, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -96,6 +97,7 @@ def test_a_planted_versions_link_is_refused(run_config, small_data, tmp_path):
     assert list(trap.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_an_output_of_an_earlier_release_is_still_ours(run_config, small_data, tmp_path):
     out = tmp_path / "out"
     first = run_pipeline(run_config(small_data, out))
@@ -107,6 +109,7 @@ def test_an_output_of_an_earlier_release_is_still_ours(run_config, small_data, t
     assert (publish.versions_dir(out) / publish.MARKER).is_file()
 
 
+@pytest.mark.slow
 def test_versions_past_their_retention_are_deleted_and_listed_in_the_manifest(
         run_config, small_data, tmp_path):
     out = tmp_path / "out"
@@ -133,6 +136,7 @@ def test_a_bad_retention_is_refused(run_config, small_data, tmp_path, days):
         run_config(small_data, tmp_path / "out", retention_days=days)
 
 
+@pytest.mark.slow
 def test_a_configured_group_may_read_the_outputs_and_nobody_else(small_data, run_config,
                                                                    tmp_path):
     import grp

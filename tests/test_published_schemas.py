@@ -10,6 +10,8 @@ from reconcile.tables import Table
 from schemas import ContractError, validate_table
 from schemas.outputs import Changes, Discrepancies, Quarantine, Reconciled, RegionSummary
 
+pytestmark = pytest.mark.slow  # runs the whole pipeline once
+
 SCHEMAS = {"reconciled.parquet": Reconciled, "quarantine.parquet": Quarantine,
            "discrepancies.parquet": Discrepancies, "region_summary.parquet": RegionSummary,
            "changes.parquet": Changes}

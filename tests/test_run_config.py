@@ -53,6 +53,7 @@ def test_none_means_the_default_and_codes_are_dotted(run_config, small_data, tmp
     assert config.regions == ("17.01",) and config.partition_by is None
 
 
+@pytest.mark.slow
 def test_the_manifest_records_every_option(run_config, small_data, tmp_path):
     from reconcile.pipeline import run_pipeline
 

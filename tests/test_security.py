@@ -63,6 +63,7 @@ def _flow_params(data: Path, out: Path, **changes) -> dict:
 
 # --- injection -----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_hostile_regions_are_refused_by_config_flow_and_cli(run_config, small_data, tmp_path,
                                                             capsys):
     out = tmp_path / "out"
@@ -124,6 +125,7 @@ def test_paths_with_control_characters_are_refused(run_config, small_data, tmp_p
         db.sql_path(tmp_path / name)
 
 
+@pytest.mark.slow
 def test_hostile_output_and_input_paths_run_correctly(run_config, small_data, tmp_path,
                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)  # where the payloads' relative targets would land
@@ -144,6 +146,7 @@ def test_hostile_output_and_input_paths_run_correctly(run_config, small_data, tm
     assert rows == [(result["reconciled_rows"],)]
 
 
+@pytest.mark.slow
 def test_hostile_resource_options_are_refused_or_bound(run_config, small_data, tmp_path,
                                                        monkeypatch):
     """--memory-limit and --read-group are checked before the run; --temp-dir is bound
@@ -195,6 +198,7 @@ def test_hostile_review_and_matching_options_stop_the_cli(small_data, tmp_path, 
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_no_option_value_reaches_sql_text(run_config, small_data, tmp_path, monkeypatch):
     """Run with distinctive values for every numeric and text option and record every
     statement the library runs: none of the values is in any statement's text (they are
@@ -294,6 +298,7 @@ def _windows(text: str, pattern: str, lengths: tuple[int, ...]) -> set[str]:
             for i in range(len(run) - n + 1)}
 
 
+@pytest.mark.slow
 def test_no_identifier_or_bare_hash_of_one_is_published(pseudonymised, small_data):
     out, _ = pseudonymised
     values = _dictionary(small_data)
@@ -339,6 +344,7 @@ def test_state_and_secret_are_owner_only_and_outside_the_outputs(pseudonymised):
     assert identity.previous_state(out) == state / f"identity-{manifest['run_id']}.duckdb"
 
 
+@pytest.mark.slow
 def test_a_new_key_gives_new_tokens_but_keeps_person_ids(run_config, small_data, tmp_path,
                                                          monkeypatch):
     out = tmp_path / "out"
