@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="provinces matched at once (default: all cores)")
     run.add_argument("--dask-address", help="Dask scheduler for the provinces "
                      "(default: RECONCILE_DASK_ADDRESS; none: threads here)")
+    run.add_argument("--storage-url", metavar="URL",
+                     help="where partitions travel to Dask workers as Parquet, any fsspec "
+                          "URL (default: RECONCILE_STORAGE_URL, else beside the work "
+                          "database); credentials in the environment, never in the URL")
+    run.add_argument("--regency-split-above", type=int, metavar="N",
+                     help="match a province with more register people than this regency "
+                          "by regency, then link movers across them (default 5,000,000)")
     run.add_argument("--debug", action="store_true",
                      help="show the traceback when a run is refused (default: the message)")
     run.add_argument("--verbose", action="store_true",
@@ -213,7 +220,9 @@ def _run(args: argparse.Namespace) -> int:
               "retention_days": args.retention_days, "memory_limit": args.memory_limit,
               "threads": args.threads,
               "temp_dir": str(args.temp_dir) if args.temp_dir else None,
-              "read_group": args.read_group, "review": _review(args)}
+              "read_group": args.read_group, "review": _review(args),
+              "storage_url": args.storage_url,
+              "regency_split_above": args.regency_split_above}
     RunConfig.build(**params)  # refuse bad options here, before the flow starts
     if server is not None:
         _import_while_waiting()

@@ -38,7 +38,7 @@ def prefect_harness():
     test that runs a flow."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=90):
+    with prefect_test_harness(server_startup_timeout=180):
         yield
 
 

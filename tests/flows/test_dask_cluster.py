@@ -59,9 +59,9 @@ def _cluster(root: Path):
 
 
 def test_a_three_worker_cluster_with_a_storage_url_equals_one_process(two_provinces,
-                                                                     tmp_path):
+                                                                     tmp_path,
+                                                                     prefect_harness):
     from distributed import Client
-    from prefect.testing.utilities import prefect_test_harness
 
     from flows.reconcile_flow import reconcile_flow
 
@@ -72,8 +72,7 @@ def test_a_three_worker_cluster_with_a_storage_url_equals_one_process(two_provin
                            workers=1))
     storage = tmp_path / "storage"
     storage.mkdir()
-    with (prefect_test_harness(server_startup_timeout=180),
-          _cluster(tmp_path / "workers") as cluster, Client(cluster) as client):
+    with _cluster(tmp_path / "workers") as cluster, Client(cluster) as client:
         client.wait_for_workers(3, timeout=60)
         workers = set(client.scheduler_info()["workers"])
         result = reconcile_flow(**inputs, out=str(tmp_path / "cluster"), workers=3,

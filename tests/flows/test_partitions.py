@@ -65,23 +65,6 @@ def test_partitioned_matching_is_nearly_as_accurate_as_one_matcher(two_provinces
     assert correct["parts"] >= correct["whole"] * 0.99, correct
 
 
-@pytest.mark.slow
-def test_provinces_run_on_a_dask_cluster(two_provinces, tmp_path, prefect_harness):
-    from distributed import LocalCluster
-
-    from flows.reconcile_flow import reconcile_flow
-
-    inputs = _inputs(two_provinces)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
-        reconcile_flow(**inputs, out=str(tmp_path / "dask"), partition_by="province",
-                       workers=2, dask_address=cluster.scheduler_address)
-        reconcile_flow(**inputs, out=str(tmp_path / "threads"), partition_by="province",
-                       workers=1)
-
-    assert _persons_and_links(tmp_path / "dask") == _persons_and_links(tmp_path / "threads")
-
-
 def test_one_province_with_stray_rows_is_not_split(small_data, run_config, tmp_path):
     """Rows with a foreign or blank region are matched with the rest; nothing is refused
     for lacking a region, and a one-province run pays for no split or combine."""
