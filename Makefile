@@ -12,7 +12,7 @@ export PREFECT_HOME ?= $(CURDIR)/.state/prefect
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install browser office run sample check test lint bench evaluate serve stop clean
+.PHONY: help install browser office run sample check test lint bench bench-scale evaluate serve stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ bench: install  ## quality and speed against Splink at 200k and 1M people, then 
 evaluate: install  ## compare the sample run's findings with the generator's truth
 	$(BIN)/reconcile evaluate --out $(OUT) --truth $(SAMPLE)
 
+bench-scale: install  ## 10M register people in one province (Jawa Barat), regency split on and off (not in CI)
+	@test -f data/scale/bps_register.parquet || \
+	  $(BIN)/reconcile generate --out data/scale --people 10000000 --province 32 --seed 13
+	$(BIN)/python -m synth.bench.scale data/scale data/runs/scale-split
+	$(BIN)/python -m synth.bench.scale data/scale data/runs/scale-whole --split-above 1000000000
+
 serve: install  ## local Prefect server on 127.0.0.1 serving the nightly and manual deployments
 	$(BIN)/python -m flows.serve start
 
@@ -72,4 +78,4 @@ stop:  ## stop what `make serve` started
 	$(BIN)/python -m flows.serve stop
 
 clean:  ## remove generated data, runs and the environment
-	rm -rf $(VENV) .state data/sample data/runs data/bench
+	rm -rf $(VENV) .state data/sample data/runs data/bench data/scale
