@@ -357,7 +357,7 @@ def _matching(args: argparse.Namespace) -> dict:
 
 
 def _json_option(option: str, text: str | None):
-    """A JSON option's value, or InputError (one line, exit 2) when it is not JSON."""
+    """A JSON option's value, or InputError (exit 2) when it is not JSON."""
     from reconcile.errors import InputError
 
     if text is None:
@@ -365,7 +365,8 @@ def _json_option(option: str, text: str | None):
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise InputError(f"{option}: not valid JSON ({exc})") from None
+        raise InputError(f"{option}: not valid JSON ({exc})",
+                         f"{option}: bukan JSON yang sah (rinciannya di atas)") from None
 
 
 def _summary_text(result: dict) -> str:

@@ -118,7 +118,7 @@ class RunConfig(BaseModel):
         try:
             super().__init__(**options)
         except ValidationError as exc:
-            raise InputError(_option_message(exc)) from None
+            raise InputError(*_option_message(exc)) from None
 
     @field_validator("regions", mode="after")
     @classmethod
@@ -155,7 +155,8 @@ class RunConfig(BaseModel):
         try:
             return MatchSettings.from_params(self.matching)
         except (ValueError, TypeError) as exc:
-            raise InputError(f"matching: {exc}") from None
+            raise InputError(f"matching: {exc}", "matching: pengaturan pencocokan tidak "
+                             "sah (rinciannya di atas)") from None
 
     @property
     def review_settings(self) -> ReviewSettings:
@@ -163,7 +164,8 @@ class RunConfig(BaseModel):
         try:
             return ReviewSettings.from_params(self.review, self.match_settings.dedupe_threshold)
         except (ValueError, TypeError) as exc:
-            raise InputError(f"review: {exc}") from None
+            raise InputError(f"review: {exc}", "review: pengaturan antrean tinjauan tidak "
+                             "sah (rinciannya di atas)") from None
 
     @property
     def partition_memory_limit(self) -> str:
@@ -179,17 +181,22 @@ class RunConfig(BaseModel):
 _NONE_MEANS = ("partition_by",)  # an explicit None is an answer here, not "the default"
 
 
-def _option_message(exc: ValidationError) -> str:
-    """pydantic's first complaint as one line naming the option (values cut short)."""
+def _option_message(exc: ValidationError) -> tuple[str, str]:
+    """pydantic's first complaint as one line naming the option (values cut short), in
+    English and Indonesian."""
     error = exc.errors()[0]
     field = str(error["loc"][0]) if error["loc"] else "options"
     option = "--region" if field == "regions" else "--" + field.replace("_", "-")
     value = repr(error.get("input"))[:40]
     if error["type"] == "extra_forbidden":
-        return f"{option}: not an option; the options are {', '.join(RunConfig.model_fields)}"
+        options = ", ".join(RunConfig.model_fields)
+        return (f"{option}: not an option; the options are {options}",
+                f"{option}: bukan opsi; opsi yang ada: {options}")
     if error["type"] == "missing":
-        return f"{option}: required"
-    return f"{option}: {error['msg'].lower()} (not {value})"
+        return f"{option}: required", f"{option}: wajib diisi"
+    return (f"{option}: {error['msg'].lower()} (not {value})",
+            f"{option}: nilai {value} tidak sah (rinciannya di atas); lihat "
+            "`reconcile run --help`")
 
 
 MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
@@ -200,7 +207,8 @@ def check_memory_limit(memory_limit: str | None) -> None:
     thread count is a `Whole`, checked by its type)."""
     if memory_limit is not None and not MEMORY.fullmatch(memory_limit.strip()):
         raise InputError(f"memory_limit: {memory_limit!r:.40} is not a size such as '8GB' "
-                         "or '512MiB'")
+                         "or '512MiB'", f"memory_limit: {memory_limit!r:.40} bukan ukuran "
+                         "seperti '8GB' atau '512MiB'")
 
 
 def check_storage_url(url: str | None) -> None:
@@ -214,7 +222,8 @@ def check_storage_url(url: str | None) -> None:
         fsspec.core.url_to_fs(url)
     except (ImportError, ValueError) as exc:
         raise InputError(f"storage_url: {url!r:.60} is not a storage location fsspec can "
-                         f"open ({str(exc)[:80]})") from None
+                         f"open ({str(exc)[:80]})", f"storage_url: {url!r:.60} bukan lokasi "
+                         "penyimpanan yang dapat dibuka") from None
 
 
 def region_code(value: object) -> str:
@@ -225,7 +234,10 @@ def region_code(value: object) -> str:
     if UNDOTTED_REGION.fullmatch(text):
         return ".".join(text[a:b] for a, b in ((0, 2), (2, 4), (4, 6), (6, 10)) if a < len(text))
     raise InputError(f"--region: {value!r:.60} is not a region code; use a province (17), "
-                     "regency (17.01), district (17.01.02) or village (17.01.02.2001) code")
+                     "regency (17.01), district (17.01.02) or village (17.01.02.2001) code",
+                     f"--region: {value!r:.60} bukan kode wilayah; pakai kode provinsi (17), "
+                     "kabupaten/kota (17.01), kecamatan (17.01.02) atau desa/kelurahan "
+                     "(17.01.02.2001)")
 
 
 def check_regions_exist(codes: tuple[str, ...]) -> None:
@@ -237,8 +249,11 @@ def check_regions_exist(codes: tuple[str, ...]) -> None:
     known = set(load_regions()["kode"])
     unknown = [c for c in codes if c not in known]
     if unknown:
-        raise InputError(f"--region: {', '.join(unknown)[:60]} is not a Kemendagri region "
-                         "code (no province, regency, district or village has it)")
+        listed = ", ".join(unknown)[:60]
+        raise InputError(f"--region: {listed} is not a Kemendagri region code (no province, "
+                         "regency, district or village has it)",
+                         f"--region: {listed} bukan kode wilayah Kemendagri (tidak ada "
+                         "provinsi, kabupaten/kota, kecamatan atau desa dengan kode itu)")
 
 
 def check_inputs(config: RunConfig) -> None:
@@ -249,10 +264,12 @@ def check_inputs(config: RunConfig) -> None:
                                           else ())]
     for option, path in named:
         if not path.exists():
-            raise InputError(f"{option} {path}: file not found; check the path")
+            raise InputError(f"{option} {path}: file not found; check the path",
+                             f"{option} {path}: berkas tidak ditemukan; periksa jalurnya")
         if not path.is_file():
             raise InputError(f"{option} {path}: not a file (a folder or a device); "
-                             "give the file itself")
+                             "give the file itself", f"{option} {path}: bukan berkas (folder "
+                             "atau perangkat); berikan berkasnya sendiri")
 
 
 def check_eligibility(params: dict[str, Any]) -> None:
@@ -260,11 +277,13 @@ def check_eligibility(params: dict[str, Any]) -> None:
     object it is already: RunConfig's type)."""
     for key in ("cutoff", "benefit"):
         if not isinstance(params.get(key, {}), dict):
-            raise InputError(f"--eligibility: {key} must be an object of program: value")
+            raise InputError(f"--eligibility: {key} must be an object of program: value",
+                             f"--eligibility: {key} harus berupa objek program: nilai")
     try:
         ReportSettings.from_params(params)
     except (ValueError, TypeError, AttributeError) as exc:
-        raise InputError(f"--eligibility: {exc}") from None
+        raise InputError(f"--eligibility: {exc}", "--eligibility: pengaturan kelayakan "
+                         "tidak sah (rinciannya di atas)") from None
     for key in ("default_cutoff", "exclusion_desil"):
         if key in params:
             _desil(key, params[key])
@@ -273,10 +292,12 @@ def check_eligibility(params: dict[str, Any]) -> None:
     for program, value in params.get("benefit", {}).items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e15:
             raise InputError(f"--eligibility: benefit {program} must be an amount in "
-                             f"rupiah, not {value!r:.60}")
+                             f"rupiah, not {value!r:.60}", f"--eligibility: benefit "
+                             f"{program} harus jumlah rupiah, bukan {value!r:.60}")
 
 
 def _desil(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value not in DESIL:
         raise InputError(f"--eligibility: {name} must be a desil from 1 to 10, "
-                         f"not {value!r:.60}")
+                         f"not {value!r:.60}", f"--eligibility: {name} harus desil 1 sampai "
+                         f"10, bukan {value!r:.60}")

@@ -231,7 +231,9 @@ def sql_path(path: Path | str) -> str:
     text = Path(path).as_posix()
     if _CONTROL.search(text):
         raise InputError(f"path {text!r} contains a control character (NUL, newline or "
-                         "similar); rename it or choose another folder")
+                         "similar); rename it or choose another folder", f"jalur {text!r} "
+                         "berisi karakter kendali (NUL, baris baru atau sejenisnya); ganti "
+                         "namanya atau pilih folder lain")
     return text
 
 

@@ -127,11 +127,15 @@ def scrub_manifest(value, key: str | None = None):
 def check_key(key: str) -> None:
     """Refuse keys an attacker could guess: short, or made of few distinct characters."""
     if not key:
-        raise InputError(f"--pseudonymise needs a secret key in {KEY_VARIABLE}; {KEY_HOWTO}")
+        raise InputError(f"--pseudonymise needs a secret key in {KEY_VARIABLE}; {KEY_HOWTO}",
+                         f"--pseudonymise memerlukan kunci rahasia di {KEY_VARIABLE}; buat "
+                         "dengan perintah di atas")
     if len(key) < MIN_KEY_LENGTH or len(set(key)) < MIN_DISTINCT_CHARACTERS:
         raise InputError(f"{KEY_VARIABLE} is too weak (needs at least {MIN_KEY_LENGTH} "
                          f"characters, {MIN_DISTINCT_CHARACTERS} of them different); "
-                         f"{KEY_HOWTO}")
+                         f"{KEY_HOWTO}", f"{KEY_VARIABLE} terlalu lemah (minimal "
+                         f"{MIN_KEY_LENGTH} karakter, {MIN_DISTINCT_CHARACTERS} di antaranya "
+                         "berbeda); buat kunci baru dengan perintah di atas")
 
 
 def hmac_key() -> bytes:
@@ -201,7 +205,9 @@ def _read_secret(path: Path) -> bytes:
         secret = handle.read(SECRET_BYTES + 1)
     if len(secret) != SECRET_BYTES:
         raise InputError(f"{path} is damaged (not {SECRET_BYTES} bytes); move it away to "
-                         "start a new identity state (person ids will then be new)")
+                         "start a new identity state (person ids will then be new)",
+                         f"{path} rusak (bukan {SECRET_BYTES} byte); pindahkan untuk memulai "
+                         "status identitas baru (id orang lalu menjadi baru)")
     return secret
 
 

@@ -109,13 +109,16 @@ def check_output(out: Path, inputs: tuple[Path, ...]) -> None:
     for path in inputs:
         if _inside(path, out):
             raise InputError(f"--out {out}: the input {path} is inside the output folder "
-                             f"(or is it); keep inputs outside it, {NOT_OURS}")
+                             f"(or is it); keep inputs outside it, {NOT_OURS}",
+                             f"--out {out}: masukan {path} ada di dalam folder keluaran; "
+                             "simpan masukan di luarnya, atau pilih folder keluaran lain")
     if not os.path.lexists(out) or _ours(out):
         return
     if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
         return
     raise InputError(f"--out {out}: exists and was not made by reconcile (no {MARKER} in "
-                     f"{versions_dir(out).name}); {NOT_OURS}")
+                     f"{versions_dir(out).name}); {NOT_OURS}", f"--out {out}: sudah ada dan "
+                     "bukan buatan reconcile; pilih folder baru atau folder kosong")
 
 
 def _inside(path: Path, out: Path) -> bool:
@@ -292,10 +295,12 @@ def group_id(name: str) -> int:
     try:
         gid = grp.getgrnam(name).gr_gid
     except KeyError:
-        raise InputError(f"read_group: no group named {name!r:.40} on this machine") from None
+        raise InputError(f"read_group: no group named {name!r:.40} on this machine",
+                         f"read_group: tidak ada grup {name!r:.40} di mesin ini") from None
     if gid not in (os.getgid(), *os.getgroups()):
         raise InputError(f"read_group: you are not a member of {name!r:.40}; only your own "
-                         "groups can be granted read access")
+                         "groups can be granted read access", f"read_group: Anda bukan "
+                         f"anggota {name!r:.40}; hak baca hanya dapat diberikan ke grup Anda")
     return gid
 
 

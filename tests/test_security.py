@@ -74,7 +74,7 @@ def test_hostile_regions_are_refused_by_config_flow_and_cli(run_config, small_da
             RunConfig.build(**_flow_params(small_data, out, regions=[payload]))
         assert main(_cli(small_data, out, "--region", payload)) == 2
         err = capsys.readouterr().err
-        assert err.startswith("reconcile: --region:") and err.count("\n") == 1, err
+        assert _refusal(err, "reconcile: --region:"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # refused before anything ran
 
 
@@ -92,6 +92,12 @@ def test_the_region_filter_binds_its_codes(con, tmp_path):
     assert db.count(con, "clean_kemensos") == 2 and not leaks(tmp_path)
 
 
+def _refusal(err: str, start: str) -> bool:
+    """A refusal as the command prints it: its English line, then its Indonesian one."""
+    lines = err.rstrip("\n").split("\n")
+    return len(lines) == 2 and lines[0].startswith(start) and lines[1].startswith("  ID: ")
+
+
 @pytest.mark.parametrize("eligibility", [
     {"cutoff": {"PKH') TO '/tmp/leak.csv' (FORMAT csv); --": 4}},
     {"cutoff": {"PKH": "4; COPY reconciled TO '/tmp/leak.csv'; --"}},
@@ -105,7 +111,7 @@ def test_hostile_eligibility_is_refused(run_config, small_data, tmp_path, capsys
         run_config(small_data, tmp_path / "out", eligibility=eligibility)
     assert main(_cli(small_data, tmp_path / "out", "--eligibility", json.dumps(eligibility))) == 2
     err = capsys.readouterr().err
-    assert err.startswith("reconcile: --eligibility:") and err.count("\n") == 1, err
+    assert _refusal(err, "reconcile: --eligibility:"), err
     assert not list(tmp_path.iterdir())
 
 
@@ -114,7 +120,7 @@ def test_eligibility_that_is_not_json_is_refused_in_one_line(small_data, tmp_pat
                                                              text):
     assert main(_cli(small_data, tmp_path / "out", "--eligibility", text)) == 2
     err = capsys.readouterr().err
-    assert err.startswith("reconcile: --eligibility: not valid JSON") and err.count("\n") == 1
+    assert _refusal(err, "reconcile: --eligibility: not valid JSON"), err
 
 
 @pytest.mark.parametrize("name", ["out\nx", "out\x00x", "out\rx", "out\x1bx"])
@@ -242,7 +248,7 @@ def test_weak_keys_are_refused_before_ingest(run_config, small_data, tmp_path, m
         run_config(small_data, tmp_path / "out", pseudonymise=True)
     assert main(_cli(small_data, tmp_path / "out", "--pseudonymise")) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "secrets.token_urlsafe(32)" in err
+    assert _refusal(err, "reconcile: ") and "secrets.token_urlsafe(32)" in err
     assert not list(tmp_path.iterdir())  # no lock, no staging: nothing was read or written
 
 
