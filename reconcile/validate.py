@@ -94,7 +94,9 @@ def person_sql(source: Table) -> str:
         nik_status(r.nik, r.nik_digits, r.kk_digits,
                    coalesce(contains(r.numeric_id_cells, 'nik'), false), r.born19, r.born20)
             AS nik_status,
-        CASE WHEN regexp_full_match(r.kk_digits, '[0-9]{16}') THEN r.kk_digits END AS no_kk,
+        CASE WHEN regexp_full_match(r.kk_digits, '[0-9]{16}')
+                  AND NOT coalesce(contains(r.numeric_id_cells, 'no_kk'), false)
+             THEN r.kk_digits END AS no_kk,  -- a KK Excel held as a number lost digits
         nullif(regexp_replace(trim(r.nama), '\\s+', ' ', 'g'), '') AS nama,
         d.parsed AS tgl_lahir, r.tgl_lahir AS tgl_lahir_raw,
         parse_sex(r.jenis_kelamin) AS jenis_kelamin,
@@ -252,7 +254,9 @@ def check_stats(con: duckdb.DuckDBPyConnection) -> None:
                           f"{', '.join(f'row {r}' for r in found[2])}")
             file = found[0]
     if broken:
-        raise InputError(f"{file}: {'; '.join(broken[:3])}; fix the statistics and run again")
+        raise InputError(f"{file}: {'; '.join(broken[:3])}; fix the statistics and run again",
+                         f"{file}: statistik melanggar aturannya sendiri (rinciannya di "
+                         "atas); perbaiki statistiknya lalu jalankan lagi")
 
 
 def check_register(con: duckdb.DuckDBPyConnection) -> None:
@@ -269,7 +273,9 @@ def check_register(con: duckdb.DuckDBPyConnection) -> None:
         shown = "; ".join(" and ".join(f"row {r}" for r in rows) for rows in found[3])
         raise InputError(f"{found[0]}: column id_individu repeats: {found[1]} id(s) given to "
                          f"{found[2]} rows (e.g. {shown}); each person of the register "
-                         "needs an id of their own")
+                         "needs an id of their own", f"{found[0]}: kolom id_individu berulang: "
+                         f"{found[1]} id dipakai {found[2]} baris (mis. {shown}); setiap orang "
+                         "di register memerlukan id sendiri")
 
 
 def refuse_if_nothing_usable(con: duckdb.DuckDBPyConnection) -> None:
@@ -284,7 +290,10 @@ def refuse_if_nothing_usable(con: duckdb.DuckDBPyConnection) -> None:
             SELECT string_agg(DISTINCT source_file, ', '), string_agg(DISTINCT reason_code, ', ')
             FROM {Table.QUARANTINE} WHERE source = $source""", {"source": source})
         raise InputError(f"{files or source}: no usable {what} row: every row was "
-                         f"quarantined ({reasons or 'none read'}); fix the file and run again")
+                         f"quarantined ({reasons or 'none read'}); fix the file and run again",
+                         f"{files or source}: tidak ada baris yang dapat dipakai: semua baris "
+                         f"dikarantina ({reasons or 'tidak ada yang terbaca'}); perbaiki "
+                         "berkasnya lalu jalankan lagi")
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection) -> None:

@@ -184,6 +184,9 @@ def test_excel_damage_is_found_cell_by_cell_in_mixed_identifier_columns(ingest, 
 
     got = _rows(con, "SELECT source_row, nik_status FROM clean_kemensos ORDER BY 1")
     assert got == [(2, "valid"), (3, "excel_damaged"), (4, "excel_damaged"), (5, "valid")]
+    # a KK held as a number lost its last digit too: it links no family
+    kk = _rows(con, "SELECT source_row, no_kk IS NULL FROM clean_kemensos ORDER BY 1")
+    assert kk == [(2, False), (3, True), (4, False), (5, False)]
     damaged = _rows(con, "SELECT source_row, numeric_id_cells FROM raw_kemensos "
                          "WHERE numeric_id_cells IS NOT NULL ORDER BY 1")
     assert damaged == [(3, "nik,no_kk"), (4, "nik"), (5, "id_penerima")]
