@@ -58,8 +58,9 @@ lint: install  ## ruff and the architecture contract
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-bench: install  ## quality and speed against Splink at 200k and 1M people, then the stress matrix
+bench: install  ## quality and speed against Splink at 200k and 1M people and on ../shared's independent data, then the stress matrix
 	$(BIN)/reconcile bench --people 200000 --people 1000000
+	$(BIN)/python -m synth.bench independent
 	$(BIN)/python -m synth.bench.stress 200000
 
 evaluate: install  ## compare the sample run's findings with the generator's truth
