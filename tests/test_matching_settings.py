@@ -24,7 +24,7 @@ def test_bad_settings_are_refused_by_name(params, message):
         MatchSettings.from_params(params)
 
 
-def test_cli_refuses_a_bad_threshold_in_one_line(small_data, tmp_path, capsys):
+def test_cli_refuses_a_bad_threshold_in_two_languages(small_data, tmp_path, capsys):
     code = main(["run", "--kemensos", *map(str, small_data.glob("kemensos_*.csv")),
                  "--bps", str(small_data / "bps_register.parquet"),
                  "--stats", str(small_data / "bps_poverty_stats.csv"),
@@ -32,7 +32,8 @@ def test_cli_refuses_a_bad_threshold_in_one_line(small_data, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err == ["reconcile: matching: link_threshold must be a probability between 0 "
-                   "and 1, not 2.0"]
+                   "and 1, not 2.0",
+                   "  ID: matching: pengaturan pencocokan tidak sah (rinciannya di atas)"]
     assert not (tmp_path / "out").exists()
 
 

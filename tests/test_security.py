@@ -116,7 +116,7 @@ def test_hostile_eligibility_is_refused(run_config, small_data, tmp_path, capsys
 
 
 @pytest.mark.parametrize("text", ["{'cutoff': 4}", '{"cutoff": {"PKH": 4}', "PKH=4"])
-def test_eligibility_that_is_not_json_is_refused_in_one_line(small_data, tmp_path, capsys,
+def test_eligibility_that_is_not_json_is_refused_in_two_languages(small_data, tmp_path, capsys,
                                                              text):
     assert main(_cli(small_data, tmp_path / "out", "--eligibility", text)) == 2
     err = capsys.readouterr().err
