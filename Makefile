@@ -69,8 +69,8 @@ evaluate: install  ## compare the sample run's findings with the generator's tru
 bench-scale: install  ## 10M register people in one province (Jawa Barat), regency split on and off (not in CI)
 	@test -f data/scale/bps_register.parquet || \
 	  $(BIN)/reconcile generate --out data/scale --people 10000000 --province 32 --seed 13
-	$(BIN)/python -m synth.bench.scale data/scale data/runs/scale-split
-	$(BIN)/python -m synth.bench.scale data/scale data/runs/scale-whole --split-above 1000000000
+	$(BIN)/python -m synth.bench.scale data/scale data/runs/scale-split --split-above 5000000
+	$(BIN)/python -m synth.bench.scale data/scale data/runs/scale-whole
 
 serve: install  ## local Prefect server on 127.0.0.1 serving the nightly and manual deployments
 	$(BIN)/python -m flows.serve start

@@ -133,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
                           "database); credentials in the environment, never in the URL")
     run.add_argument("--regency-split-above", type=int, metavar="N",
                      help="match a province with more register people than this regency "
-                          "by regency, then link movers across them (default 5,000,000)")
+                          "by regency, then link movers across them (default: never; "
+                          "see README, Scale-out)")
     run.add_argument("--debug", action="store_true",
                      help="show the traceback when a run is refused (default: the message)")
     run.add_argument("--verbose", action="store_true",

@@ -45,9 +45,9 @@ def reconcile_flow(kemensos: list[str], bps: str, stats: str, out: str,
         force: reconcile again even if the inputs are unchanged since the last run.
         partition_by: "province" (default) matches province by province when the data
             spans several provinces; "none" matches all rows in one matcher.
-        regency_split_above: a province with more register people than this (default
-            5,000,000) is matched regency by regency, then a cross-regency pass links its
-            movers by NIK and by name and birth date.
+        regency_split_above: a province with more register people than this is matched
+            regency by regency, then a cross-regency pass links its movers by NIK and by
+            name and birth date (default: never; README, Scale-out).
         workers: partitions matched at once (default: all cores).
         dask_address: a Dask scheduler (tcp://host:8786) to match provinces on; default
             from RECONCILE_DASK_ADDRESS; without one, threads in this process.

@@ -76,10 +76,12 @@ class RunConfig(BaseModel):
     partition_by: Literal["province"] | None = Field(
         "province", description='"province": match province by province when the data '
                                 "spans several; None or \"none\": all rows in one matcher")
-    regency_split_above: Whole = Field(
-        5_000_000, description="a province with more register people than this is "
-                               "matched regency by regency, then movers are linked "
-                               "across its regencies (by NIK, by name and birth date)")
+    # Off by default: at 10M register people in one province the cross-regency pass by
+    # name and birth date linked 16% of the people who are not in the register (README).
+    regency_split_above: Whole | None = Field(
+        None, description="a province with more register people than this is matched "
+                          "regency by regency, then movers are linked across its "
+                          "regencies (by NIK, by name and birth date); default: never")
     workers: Whole = Field(default_factory=lambda: os.cpu_count() or 1,
                            description="provinces matched at once (default: every core)")
     threads: Whole | None = Field(None, description="DuckDB threads (default: every core)")

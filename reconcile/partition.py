@@ -83,17 +83,17 @@ ORDER BY part, rid
 """
 
 
-def plan(con: duckdb.DuckDBPyConnection, split_above: int) -> list[str]:
+def plan(con: duckdb.DuckDBPyConnection, split_above: int | None) -> list[str]:
     """The partitions, in code order: provinces, and regencies of the provinces with more
-    than `split_above` register people (the plan is kept for the export and the cross
-    pass)."""
-    db.run(con, PLAN_SQL, {"split_above": split_above})
+    than `split_above` register people, if given (the plan is kept for the export and the
+    cross pass)."""
+    db.run(con, PLAN_SQL, {"split_above": 2**62 if split_above is None else split_above})
     return list(db.df(con, PARTS_SQL)["part"])
 
 
 def provinces(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The partitions when no province is split: provinces with register people."""
-    return plan(con, split_above=2**62)
+    return plan(con, split_above=None)
 
 
 # What travels: each partition's inputs to its worker, each worker's results back, as
