@@ -52,7 +52,8 @@ def _command(data: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "flows.cli", "run",
             "--kemensos", *map(str, sorted(data.glob("kemensos_*.csv"))),
             "--bps", str(data / "bps_register.parquet"),
-            "--stats", str(data / "bps_poverty_stats.csv"), "--out", str(out)]
+            "--stats", str(data / "bps_poverty_stats.csv"), "--out", str(out),
+            "--verbose"]  # Prefect's own lines, "Beginning flow run" among them
 
 
 def _wait_until(condition, what: str, timeout: float = RUN_TIMEOUT):
