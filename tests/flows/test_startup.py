@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.flows.test_orphans import PROJECT, RUN_TIMEOUT, _command, _env, _servers
 
-STARTUP_BOUND = 8.0  # seconds; generous for a loaded test machine (about 3.5 s when idle)
 ATTEMPTS = 3
+# Prefect's own API server is the floor: importing it alone takes about 5 s of CPU and it
+# answers after about 7 s on an idle 2-core machine (Prefect 3.9). The run's imports and
+# checks overlap with it, then the flow run is created: measured 8-12 s against a floor of
+# 7-8 s here. The bound is relative to the floor measured in the same test, since a loaded
+# CI machine slows both alike (13 s against an absolute 8 s bound there).
+OVERHEAD_FACTOR, OVERHEAD_S = 1.5, 3.0
+SERVER_ALONE = """
+import sys, time
+start = time.monotonic()
+from flows import temporary_server
+temporary_server.start_unless_configured().wait_ready(120)
+print(time.monotonic() - start)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +67,9 @@ def test_the_first_stage_starts_within_seconds_and_the_manifest_says_when(small_
                                                                           tmp_path):
     if not (home / "prefect" / "prefect.db").exists():  # run alone: create the database
         _run(_command(small_data, tmp_path / "warm-up"), home)
-    seen = []
+    seen, floors = [], []
     for attempt in range(ATTEMPTS):  # the best of a few: other tests share the cores
+        floors.append(_server_alone(home))
         out = tmp_path / f"out{attempt}"
         done = _run(_command(small_data, out), home)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -63,7 +77,18 @@ def test_the_first_stage_starts_within_seconds_and_the_manifest_says_when(small_
         assert list(timings)[0] == "startup" and timings["startup"] > 0, timings
         assert "startup" in done.stdout.rsplit("time per stage:", 1)[1]
         seen.append(timings["startup"])
-        if seen[-1] < STARTUP_BOUND:
+        if seen[-1] < _bound(floors):
             break
-    assert min(seen) < STARTUP_BOUND, seen
+    assert min(seen) < _bound(floors), (seen, floors)
     assert not list((home / "prefect" / "temporary-servers").iterdir())
+
+
+def _server_alone(home: Path) -> float:
+    """Seconds until Prefect's temporary server answers, started with nothing else."""
+    done = subprocess.run([sys.executable, "-c", SERVER_ALONE], cwd=PROJECT, env=_env(home),
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT, check=True)
+    return float(done.stdout.split()[-1])
+
+
+def _bound(floors: list[float]) -> float:
+    return OVERHEAD_FACTOR * min(floors) + OVERHEAD_S
