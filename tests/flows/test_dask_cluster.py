@@ -20,21 +20,6 @@ OUTPUTS = ("reconciled.parquet/**/*.parquet", "discrepancies.parquet",
            "region_summary.parquet", "quarantine.parquet", "changes.parquet")
 
 
-@pytest.fixture(scope="module")
-def two_provinces(tmp_path_factory) -> Path:
-    from synth.generate import generate
-
-    out = tmp_path_factory.mktemp("two_provinces")
-    generate(out, people=5_000, seed=13, provinces=("17", "18"))
-    return out
-
-
-def _inputs(data: Path) -> dict:
-    return {"kemensos": sorted(str(p) for p in data.glob("kemensos_*.csv")),
-            "bps": str(data / "bps_register.parquet"),
-            "stats": str(data / "bps_poverty_stats.csv")}
-
-
 def _published(out: Path) -> dict[str, list[tuple]]:
     """Every published table, its rows in a fixed order."""
     return {name: duckdb.sql(f"SELECT * FROM read_parquet('{out}/{name}') ORDER BY ALL"
@@ -58,14 +43,14 @@ def _cluster(root: Path):
     return cluster
 
 
-def test_a_three_worker_cluster_with_a_storage_url_equals_one_process(two_provinces,
+def test_a_three_worker_cluster_with_a_storage_url_equals_one_process(two_province_inputs,
                                                                      tmp_path,
                                                                      prefect_harness):
     from distributed import Client
 
     from flows.reconcile_flow import reconcile_flow
 
-    inputs = _inputs(two_provinces)
+    inputs = two_province_inputs
     single = tmp_path / "single"
     run_pipeline(RunConfig(kemensos=tuple(map(Path, inputs["kemensos"])),
                            bps=Path(inputs["bps"]), stats=Path(inputs["stats"]), out=single,

@@ -13,31 +13,17 @@ from reconcile.pipeline import run_pipeline
 pytestmark = pytest.mark.flow
 
 
-@pytest.fixture(scope="module")
-def two_provinces(tmp_path_factory) -> Path:
-    from synth.generate import generate
-
-    out = tmp_path_factory.mktemp("two_provinces")
-    generate(out, people=4_000, seed=5, provinces=("17", "18"))
-    return out
-
-
-def _inputs(data: Path) -> dict:
-    return {"kemensos": sorted(str(p) for p in data.glob("kemensos_*.csv")),
-            "bps": str(data / "bps_register.parquet"),
-            "stats": str(data / "bps_poverty_stats.csv")}
-
-
 def _persons_and_links(out: Path) -> list[tuple]:
     return duckdb.sql(f"SELECT id_penerima, person_id, id_individu, match_type FROM "
                       f"read_parquet('{out}/reconciled.parquet/**/*.parquet') ORDER BY 1"
                       ).fetchall()
 
 
-def test_partitioned_flow_equals_single_process_run(two_provinces, tmp_path, prefect_harness):
+def test_partitioned_flow_equals_single_process_run(two_province_inputs, tmp_path,
+                                                   prefect_harness):
     from flows.reconcile_flow import reconcile_flow
 
-    inputs = _inputs(two_provinces)
+    inputs = two_province_inputs
     single = tmp_path / "single"  # the default run: one process, provinces one at a time
     run_pipeline(RunConfig(kemensos=tuple(map(Path, inputs["kemensos"])),
                            bps=Path(inputs["bps"]), stats=Path(inputs["stats"]), out=single,
