@@ -279,6 +279,17 @@ class _Formats:
             self._made[key] = self._book.add_format(properties)
         return self._made[key]
 
+    def numbered(self) -> list[dict[str, Any]]:
+        """The properties of every numbered format, by style number: what `replay`
+        takes to number the same formats alike in another workbook."""
+        made = {int(f._get_xf_index()): dict(key) for key, f in self._made.items()
+                if f.xf_index is not None}
+        return [made[number] for number in sorted(made)]
+
+    def replay(self, numbered: list[dict[str, Any]]) -> None:
+        for properties in numbered:
+            self.style(**properties)
+
     def style(self, **properties: Any) -> int:
         """The style number (`s`) of a format, for the cells this module writes as XML.
 
@@ -336,16 +347,16 @@ def _write_book(target: str, place: str, sheets: list[_Sheet]) -> None:
     book = xlsxwriter.Workbook(skeleton, BOOK_OPTIONS)
     book.set_properties({"title": f"Pemeriksaan {place}"})
     formats, taken = _Formats(book), set[str]()
-    plans = _book_plans(formats)
     templates = _templates()
+    formats.replay(templates.numbered)      # the style numbers the templates hold
     parts = {}
     for number, sheet in enumerate(sheets, start=1):   # XlsxWriter's part names
         writer = book.add_worksheet(_sheet_title(sheet.title, taken))
-        plan = plans[id(sheet.layout)]
+        template = templates.sheets[id(sheet.layout)]
         last = HEADER_ROW + sheet.stop - sheet.start
-        _name_ranges(writer, len(plan), last)
-        parts[f"xl/worksheets/sheet{number}.xml"] = templates[id(sheet.layout)].render(
-            last, f"{place} - {sheet.subject}", number == 1, _rows_xml(plan, sheet))
+        _name_ranges(writer, len(template.plan), last)
+        parts[f"xl/worksheets/sheet{number}.xml"] = template.render(
+            last, f"{place} - {sheet.subject}", number == 1, _rows_xml(template.plan, sheet))
     book.close()
     _fill_rows(skeleton, target, parts)
 
@@ -377,6 +388,7 @@ class _Template:
     tail: str           # after </sheetData>, with SENTINEL_ROW and SENTINEL_TITLE in it
     selected: str       # the sheet view as the first sheet has it
     unselected: str
+    plan: list[_Column]  # its columns, with the style numbers of `_Templates.numbered`
 
     def render(self, last: int, title: str, first: bool, rows: str) -> str:
         filled = max(last, FIRST_ROW)
@@ -394,32 +406,46 @@ HEADER_FORMATS: tuple[dict[str, Any], ...] = (
     {"bold": True, "bg_color": HEAD_FILL, "text_wrap": True, "valign": "top"})
 SHARED = re.compile(r'(<c r="[A-Z]+[0-9]+" s="[0-9]+") t="s"><v>([0-9]+)</v></c>')
 STRING = re.compile(r"<si><t[^>]*>(.*?)</t></si>", re.S)
-_TEMPLATES: dict[int, _Template] = {}
 
 
-def _templates() -> dict[int, _Template]:
-    """Each layout's template, made once: XlsxWriter writes a workbook of one sheet of
-    it (formats numbered as `_book_plans` numbers them) whose validation and filter end
-    at SENTINEL_ROW; its page header is SENTINEL_TITLE and its header cells hold their
-    text inline."""
+@dataclass(frozen=True)
+class _Templates:
+    sheets: dict[int, _Template]      # by id of the layout
+    numbered: list[dict[str, Any]]    # the formats, by style number (_Formats.numbered)
+
+
+_TEMPLATES: list[_Templates] = []
+
+
+def _templates() -> _Templates:
+    """The layouts' templates, made once: XlsxWriter writes a workbook of one sheet of
+    each (every format numbered first, by `_book_plans`) whose validation and filter end
+    at SENTINEL_ROW; their page header is SENTINEL_TITLE and their header cells hold
+    their text inline. Each workbook numbers the same formats in the same order."""
+    if _TEMPLATES:
+        return _TEMPLATES[0]
+    target = io.BytesIO()
+    book = xlsxwriter.Workbook(target, BOOK_OPTIONS)
+    formats = _Formats(book)
+    plans = _book_plans(formats)
     for layout in (ITEMS, FINDINGS):
-        if id(layout) in _TEMPLATES:
-            continue
-        target = io.BytesIO()
-        book = xlsxwriter.Workbook(target, BOOK_OPTIONS)
-        formats = _Formats(book)
-        plan = _book_plans(formats)[id(layout)]
-        _write_sheet(book.add_worksheet(), formats, plan, layout, SENTINEL_ROW,
+        _write_sheet(book.add_worksheet(), formats, plans[id(layout)], layout, SENTINEL_ROW,
                      SENTINEL_TITLE)
-        book.close()
-        with zipfile.ZipFile(target) as package:
-            strings = STRING.findall(package.read("xl/sharedStrings.xml").decode())
-            xml = package.read("xl/worksheets/sheet1.xml").decode()
-        _TEMPLATES[id(layout)] = _cut_template(xml, strings)
-    return _TEMPLATES
+    book.close()
+    sheets = {}
+    with zipfile.ZipFile(target) as package:
+        strings = STRING.findall(package.read("xl/sharedStrings.xml").decode())
+        for number, layout in enumerate((ITEMS, FINDINGS), start=1):
+            xml = package.read(f"xl/worksheets/sheet{number}.xml").decode()
+            if number > 1:                      # as the first sheet: selected
+                xml = xml.replace('<sheetView workbookViewId="0">',
+                                  '<sheetView tabSelected="1" workbookViewId="0">', 1)
+            sheets[id(layout)] = _cut_template(xml, strings, plans[id(layout)])
+    _TEMPLATES.append(_Templates(sheets, formats.numbered()))
+    return _TEMPLATES[0]
 
 
-def _cut_template(xml: str, strings: list[str]) -> _Template:
+def _cut_template(xml: str, strings: list[str], plan: list[_Column]) -> _Template:
     xml = SHARED.sub(lambda m: f'{m[1]} t="inlineStr"><is><t>{strings[int(m[2])]}</t>'
                                "</is></c>", xml)
     used = re.search(r'<dimension ref="A1:[A-Z]+([0-9]+)"/>', xml)
@@ -431,7 +457,7 @@ def _cut_template(xml: str, strings: list[str]) -> _Template:
     if selected not in middle:
         raise RuntimeError("the review sheet template is not the selected sheet")
     return _Template(head, middle, "</sheetData>" + tail, selected,
-                     '<sheetView workbookViewId="0">')
+                     '<sheetView workbookViewId="0">', plan)
 
 
 def _header_text(title: str) -> str:
