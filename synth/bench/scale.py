@@ -1,6 +1,7 @@
 """One national-scale run as officers start it (`make bench-scale`): `reconcile run` on a
 generated folder, then its seconds, peak memory and spill per stage from the manifest, the
-process's peak RSS, and link P/R/F1, false links and dedupe F1 against the truth.
+process's peak RSS, and link P/R/F1, false links and dedupe F1 against the truth; with the
+regency split, what the cross pass linked and merged and the evidence it judged by.
 
     python -m synth.bench.scale DATA OUT [--split-above N]
 """
@@ -61,6 +62,10 @@ def report(out: Path, wall: float, figures: dict) -> str:
                      f"{use.get('spill_peak_mb', 0):.0f} |")
     lines.append(json.dumps({k: round(v, 5) if isinstance(v, float) else v
                              for k, v in figures.items()}))
+    # what the partitioned matcher's cross pass did (links, merges, the evidence it used)
+    cross = {k: v for k, v in manifest.get("match", {}).items() if k.startswith("cross_")}
+    if cross:
+        lines.append(json.dumps(cross))
     return "\n".join(lines)
 
 
