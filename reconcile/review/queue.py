@@ -148,7 +148,9 @@ def build_queue(con: duckdb.DuckDBPyConnection, settings: ReportSettings,
 
 def _first_names_sql(table: str, family: str, key: str, rid: str) -> str:
     """Other members' first names of the record `rid` (its family `family`)."""
-    return f"""(SELECT string_agg(DISTINCT split_part(o.nama, ' ', 1), ', ')
+    # ordered: the same data gives the same workbook, run after run
+    return f"""(SELECT string_agg(DISTINCT split_part(o.nama, ' ', 1), ', '
+                                  ORDER BY split_part(o.nama, ' ', 1))
                FROM {table} o WHERE o.{family} = {key} AND o.rid <> {rid})"""
 
 
