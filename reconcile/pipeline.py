@@ -23,6 +23,7 @@ from reconcile.config import RunConfig
 from reconcile.discrepancies import ReportSettings, find_discrepancies
 from reconcile.ingest import load_inputs
 from reconcile.match import match
+from reconcile.match.settings import MatchSettings
 from reconcile.region_summary import summarise_regions
 from reconcile.review import decisions
 from reconcile.review import stage as review_stage
@@ -273,9 +274,12 @@ def partitions_use(per_partition: list[dict]) -> dict:
 
 def combine_partitions(run: Run, parts: list[partition.Partition],
                        per_partition: list[dict]) -> None:
-    """Gather the partitions' results, link movers by NIK, then finish as usual."""
+    """Gather the partitions' results, link movers across them at the run's own link
+    threshold, then finish as usual."""
+    settings = MatchSettings.from_params(run.config.matching)
     with run.connect() as con:
-        run.facts.match = {**partition.combine(con, parts), "per_partition": per_partition}
+        run.facts.match = {**partition.combine(con, parts, settings),
+                           "per_partition": per_partition}
         finish_link(run, con)
 
 
