@@ -261,6 +261,7 @@ def _missing_error(label: str, missing: list[str], overrides: dict[str, str],
 
 def _example(headers: list[str]) -> str | None:
     """A header of the file to show in the mapping example: the first that no alias
-    knows and that is not a record's value."""
+    knows, that is not a row number ('NO') and that is not a record's value."""
+    skip = KNOWN_HEADERS | {normalise(i) for i in IGNORED}
     return next((str(h)[:40] for h in headers if normalise(h) and normalise(h)
-                 not in KNOWN_HEADERS and not re.search(r"[0-9]{5}", str(h))), None)
+                 not in skip and not re.search(r"[0-9]{5}", str(h))), None)

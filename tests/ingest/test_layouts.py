@@ -8,6 +8,8 @@ within 0.005), with no mapping file.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -15,20 +17,35 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from reconcile.errors import InputError
 from reconcile.reference import load_regions
 from synth.bench.metrics import link_metrics
 
 pytestmark = pytest.mark.slow  # whole runs per layout (25 s): `make test` and CI
 
 SOURCE = "kemensos_pbi-jk.csv"
+SOFFICE = shutil.which("soffice")
 TITLES = [["DAFTAR PENERIMA BANTUAN PBI-JK TAHAP III 2025"], ["PROVINSI BENGKULU"], []]
 FOOTER = [["JUMLAH", "", ""], [], ["", "", "Mengetahui"], ["", "", "Kepala Dinas Sosial"],
           ["", "", "NIP. 197001011990031001"]]
 
 
 @pytest.fixture(scope="module")
-def clean(small_data) -> pd.DataFrame:
-    return pd.read_csv(small_data / SOURCE, dtype=str, keep_default_na=False)
+def messy_data(tmp_path_factory) -> Path:
+    """Generated lists three times as messy as the sample, errors piled on careless rows:
+    clean CSV then links imperfectly, so a layout that loses evidence shows in its F1."""
+    from synth.generate import generate
+    from synth.generate.corrupt import ErrorProfile
+
+    out = tmp_path_factory.mktemp("messy")
+    generate(out, people=3_000, seed=11,
+             profile=ErrorProfile(scale=3.0, low_quality_share=0.1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean(messy_data) -> pd.DataFrame:
+    return pd.read_csv(messy_data / SOURCE, dtype=str, keep_default_na=False)
 
 
 def _digits(codes: pd.Series) -> pd.Series:
@@ -90,10 +107,12 @@ def _write_xlsx(path: Path, sheets: dict[str, pd.DataFrame], titles=(), footer=(
     return len(titles) + 1
 
 
-def _run(tmp_path: Path, small_data: Path, run_config, files: list[Path], out: str = "out"):
+def _run(tmp_path: Path, messy_data: Path, run_config, files: list[Path], out: str = "out",
+         **changes):
     from reconcile.pipeline import run_pipeline
 
-    config = run_config(small_data, tmp_path / out, kemensos=tuple(files), force=True)
+    config = run_config(messy_data, tmp_path / out, kemensos=tuple(files), force=True,
+                        **changes)
     return run_pipeline(config)
 
 
@@ -124,20 +143,20 @@ def _balanced(manifest: dict) -> int:
 
 
 @pytest.fixture(scope="module")
-def baseline(small_data, tmp_path_factory) -> float:
+def baseline(messy_data, tmp_path_factory) -> float:
     from reconcile.config import RunConfig
     from reconcile.pipeline import run_pipeline
 
     out = tmp_path_factory.mktemp("clean") / "out"
-    run_pipeline(RunConfig(kemensos=(small_data / SOURCE,), bps=small_data /
-                           "bps_register.parquet", stats=small_data / "bps_poverty_stats.csv",
+    run_pipeline(RunConfig(kemensos=(messy_data / SOURCE,), bps=messy_data /
+                           "bps_register.parquet", stats=messy_data / "bps_poverty_stats.csv",
                            out=out))
     rows, _ = _outcome(out)
-    return _f1(rows, _truth(small_data), rows["id_penerima"])
+    return _f1(rows, _truth(messy_data), rows["id_penerima"])
 
 
-def _truth(small_data: Path) -> pd.DataFrame:
-    truth = pd.read_parquet(small_data / "truth_kemensos.parquet")
+def _truth(messy_data: Path) -> pd.DataFrame:
+    truth = pd.read_parquet(messy_data / "truth_kemensos.parquet")
     return truth[truth["program"] == "PBI-JK"]
 
 
@@ -169,20 +188,20 @@ def _layouts(clean: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
 
 @pytest.mark.parametrize("layout", ["title_rows_csv", "siks_ng", "split_kd", "split_bdt",
                                     "p3ke_names", "dtsen_no_id"])
-def test_csv_layout_links_like_clean_csv(layout, clean, baseline, small_data, run_config,
+def test_csv_layout_links_like_clean_csv(layout, clean, baseline, messy_data, run_config,
                                          tmp_path):
     name, frame = _layouts(clean)[layout]
     path = tmp_path / name
     titles, footer = (TITLES, FOOTER) if layout == "title_rows_csv" else ((), ())
     header = _write_csv(path, frame, titles, footer)
 
-    _run(tmp_path, small_data, run_config, [path])
+    _run(tmp_path, messy_data, run_config, [path])
     rows, manifest = _outcome(tmp_path / "out")
 
     assert _balanced(manifest) == len(clean) + (5 if footer else 0)  # blank line counted
     key = (_by_row(rows, clean["id_penerima"], header + 1, name) if layout == "dtsen_no_id"
            else rows["id_penerima"])
-    f1 = _f1(rows, _truth(small_data), key)
+    f1 = _f1(rows, _truth(messy_data), key)
     print(f"{layout}: F1 {f1:.4f} (clean CSV {baseline:.4f}), rows {len(clean)}")
     assert abs(f1 - baseline) <= 0.005
     note = manifest["ingest"][name]
@@ -194,7 +213,20 @@ def test_csv_layout_links_like_clean_csv(layout, clean, baseline, small_data, ru
         assert note["derived_ids"] and rows["id_penerima"].is_unique
 
 
-def test_workbook_with_title_rows_and_a_sheet_per_regency(clean, baseline, small_data,
+def _legacy_xls(xlsx: Path) -> Path:
+    """The workbook saved again as BIFF .xls by LibreOffice, as an old Excel would."""
+    folder = xlsx.parent / "xls"
+    subprocess.run([SOFFICE, f"-env:UserInstallation=file://{xlsx.parent / 'profile'}",
+                    "--headless", "--convert-to", "xls", "--outdir", str(folder), str(xlsx)],
+                   check=True, capture_output=True, timeout=180)
+    xls = folder / xlsx.with_suffix(".xls").name
+    assert xls.read_bytes()[:4] == b"\xd0\xcf\x11\xe0"  # BIFF, not a renamed zip
+    return xls
+
+
+@pytest.mark.parametrize("kind", ["xlsx", pytest.param("xls", marks=pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice (soffice) writes the .xls: `make office`"))])
+def test_workbook_with_title_rows_and_a_sheet_per_regency(kind, clean, baseline, messy_data,
                                                           run_config, tmp_path):
     numbered = clean.copy()
     numbered.insert(0, "NO", [str(i + 1) for i in range(len(clean))])
@@ -204,28 +236,29 @@ def test_workbook_with_title_rows_and_a_sheet_per_regency(clean, baseline, small
     _write_xlsx(path, sheets, TITLES, FOOTER, extra={
         "REKAP": [["REKAPITULASI"], ["KABUPATEN", "JUMLAH KPM"], ["1701", "12"]],
         "KETERANGAN": [["Data per 30 Juni 2025"]]})
+    if kind == "xls":
+        path = _legacy_xls(path)
 
-    _run(tmp_path, small_data, run_config, [path])
+    _run(tmp_path, messy_data, run_config, [path])
     rows, manifest = _outcome(tmp_path / "out")
 
     assert _balanced(manifest) == len(clean) + 4 * len(sheets)  # JUMLAH + 3 signature rows
-    f1 = _f1(rows, _truth(small_data), rows["id_penerima"])
-    print(f"workbook: F1 {f1:.4f} (clean CSV {baseline:.4f}), sheets {len(sheets)}")
+    f1 = _f1(rows, _truth(messy_data), rows["id_penerima"])
+    print(f"workbook .{kind}: F1 {f1:.4f} (clean CSV {baseline:.4f}), sheets {len(sheets)}")
     assert abs(f1 - baseline) <= 0.005
-    assert manifest["ingest"]["kemensos_pbi-jk.xlsx"]["skipped_sheets"] == [
-        "REKAP", "KETERANGAN"]
-    first = manifest["ingest"][f"kemensos_pbi-jk.xlsx#{next(iter(sheets))}"]
+    assert manifest["ingest"][path.name]["skipped_sheets"] == ["REKAP", "KETERANGAN"]
+    first = manifest["ingest"][f"{path.name}#{next(iter(sheets))}"]
     assert first["header_row"] == 4 and first["footer_rows"] == 4
 
 
-def test_unrecognised_region_columns_are_warned_by_file_and_column(clean, small_data,
+def test_unrecognised_region_columns_are_warned_by_file_and_column(clean, messy_data,
                                                                    run_config, tmp_path,
                                                                    caplog):
     frame = _split(clean.copy(), ("wil_a", "wil_b", "wil_c", "wil_d"))
     path = tmp_path / SOURCE
     _write_csv(path, frame)
 
-    _run(tmp_path, small_data, run_config, [path])
+    _run(tmp_path, messy_data, run_config, [path])
     _, manifest = _outcome(tmp_path / "out")
 
     warnings = " ".join(manifest["ingest"][SOURCE]["warnings"])
@@ -234,17 +267,49 @@ def test_unrecognised_region_columns_are_warned_by_file_and_column(clean, small_
                for r in caplog.records if r.levelname == "WARNING")
 
 
-def test_id_less_file_shuffled_gives_identical_ids_and_no_changes(clean, small_data,
+def test_a_mapping_names_unusual_region_part_columns_and_they_link_like_clean_csv(
+        clean, baseline, messy_data, run_config, tmp_path):
+    frame = _split(clean.copy(), ("wil_a", "wil_b", "wil_c", "wil_d"))
+    path = tmp_path / SOURCE
+    _write_csv(path, frame)
+    mapping = tmp_path / "headers.toml"
+    mapping.write_text('[columns]\nkode_provinsi = "wil_a"\nkode_kabupaten = "wil_b"\n'
+                       'kode_kecamatan = "wil_c"\nkode_desa = "wil_d"\n')
+
+    _run(tmp_path, messy_data, run_config, [path], mapping=mapping)
+    rows, manifest = _outcome(tmp_path / "out")
+
+    assert _balanced(manifest) == len(clean)
+    assert manifest["ingest"][SOURCE]["warnings"] == []
+    assert abs(_f1(rows, _truth(messy_data), rows["id_penerima"]) - baseline) <= 0.005
+
+
+def test_warnings_are_errors_stops_the_run_naming_the_file_and_columns(
+        clean, messy_data, run_config, tmp_path):
+    path = tmp_path / SOURCE
+    _write_csv(path, _split(clean.copy(), ("wil_a", "wil_b", "wil_c", "wil_d")))
+    mapping = tmp_path / "headers.toml"
+    mapping.write_text("warnings_are_errors = true\n")
+
+    with pytest.raises(InputError) as refused:
+        _run(tmp_path, messy_data, run_config, [path], mapping=mapping)
+
+    assert SOURCE in str(refused.value) and "wil_a" in str(refused.value)
+    assert "warnings_are_errors" in refused.value.indonesian
+    assert not (tmp_path / "out").exists()  # nothing published
+
+
+def test_id_less_file_shuffled_gives_identical_ids_and_no_changes(clean, messy_data,
                                                                   run_config, tmp_path):
     dtsen = clean.drop(columns=["id_penerima"])
     dtsen = pd.concat([dtsen, dtsen.iloc[:3]], ignore_index=True)  # identical rows
     path = tmp_path / SOURCE
     _write_csv(path, dtsen)
-    _run(tmp_path, small_data, run_config, [path])
+    _run(tmp_path, messy_data, run_config, [path])
     first, _ = _outcome(tmp_path / "out")
 
     _write_csv(path, dtsen.sample(frac=1, random_state=3))
-    _run(tmp_path, small_data, run_config, [path])
+    _run(tmp_path, messy_data, run_config, [path])
     second, manifest = _outcome(tmp_path / "out")
 
     assert sorted(first["id_penerima"]) == sorted(second["id_penerima"])
