@@ -69,6 +69,29 @@ def test_p3ke_export_with_split_region_columns(ingest, tmp_path):
                       "FROM clean_kemensos") == [("17.71.01.1001", "valid", "1990-01-01", "BLT")]
 
 
+def test_region_names_resolve_to_codes_and_unknown_names_are_warned(ingest, tmp_path):
+    path = tmp_path / "p3ke_individu.csv"
+    path.write_text(
+        "nik,nama,tgl_lahir,provinsi,kabupaten_kota,kecamatan,desa_kelurahan\n"
+        "1771014101900001,SITI AMINAH,1990-01-01,PROVINSI BENGKULU,KOTA BENGKULU,"
+        "KECAMATAN SELEBAR,KELURAHAN PAGAR DEWA\n"
+        "1701014101900003,ANI,1990-01-01,Bengkulu,KAB. BENGKULU SELATAN,Kedurang,"
+        "DESA BATU AMPAR\n"
+        "1701014101900004,RINA,1990-01-01,BENGKULU,Kabupaten Bengkulu Selatan,KEDURANNG,"
+        "RANTAU SIALANG\n"  # one letter typed twice: the one close name is taken
+        "1771014101900005,JOKO,1990-01-01,BENGKULU,KOTA BENGKULU,ANTAH BERANTAH,X\n",
+        encoding="utf-8")
+    notes: dict = {}
+
+    con, rows = ingest(path, notes=notes)
+
+    assert _rows(con, "SELECT kode_wilayah FROM clean_kemensos ORDER BY rid") == [
+        ("17.71.01.1001",), ("17.01.01.2001",), ("17.01.01.2002",), ("17.71",)]
+    note = notes["p3ke_individu.csv"]
+    assert note["unresolved_region_names"] == ["ANTAH BERANTAH"]
+    assert any("ANTAH BERANTAH" in w for w in note["warnings"])
+
+
 def test_byte_order_mark_does_not_hide_the_first_header(ingest, tmp_path):
     path = tmp_path / "kemensos_pkh.csv"
     path.write_bytes(b"\xef\xbb\xbfNIK,NAMA,TGL_LAHIR\n1771014101900001,SITI AMINAH,1990-01-01\n")
