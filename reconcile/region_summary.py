@@ -84,7 +84,7 @@ def summary_sql(settings: ReportSettings) -> str:
                AS desil1_families_unserved
     FROM beneficiaries FULL JOIN poorest USING (level, kode_wilayah)
     LEFT JOIN estimates USING (level, kode_wilayah)
-    LEFT JOIN (SELECT kode, nama FROM ref_regions) r
+    LEFT JOIN (SELECT kode, nama FROM {Table.REF_REGIONS}) r
            ON r.kode = kode_wilayah
     ORDER BY level, kode_wilayah
     """

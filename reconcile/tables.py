@@ -36,6 +36,7 @@ class Table(StrEnum):
     RAW_KEMENSOS = "raw_kemensos"
     RAW_BPS = "raw_bps"
     RAW_STATS = "raw_stats"
+    REF_REGIONS = "ref_regions"             # Kemendagri codes and names (reference data)
     INGEST_NOTES = "raw_ingest_notes"  # what reading found, per file, for report.xlsx
     CLEAN_KEMENSOS = "clean_kemensos"
     CLEAN_BPS = "clean_bps"

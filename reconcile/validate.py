@@ -19,7 +19,7 @@ from reconcile.tables import Table
 
 USABLE_NIK = ("valid", "temporary", "bad_region", "bad_date")
 db.constants({"usable_nik": list(USABLE_NIK)})
-REGIONS = "ref_regions"
+REGIONS = Table.REF_REGIONS
 CROSSWALK = "ref_bps_kecamatan"
 
 MACROS = {

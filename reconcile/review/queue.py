@@ -154,13 +154,19 @@ def _first_names_sql(table: str, family: str, key: str, rid: str) -> str:
                FROM {table} o WHERE o.{family} = {key} AND o.rid <> {rid})"""
 
 
+def _region_name_sql(code: str) -> str:
+    """The Kemendagri name of the region `code` (NULL for a code the reference lacks)."""
+    return f"(SELECT r.nama FROM {Table.REF_REGIONS} r WHERE r.kode = {code})"
+
+
 def workbook_items_sql() -> str:
     """The queue as the review workbooks show it: both records side by side, NIKs
     masked, agreement marks and the one-line explanations."""
     marks = ", ".join(f"{sql} AS {name}" for name, sql in agreement_sql("q.").items())
     return f"""
     SELECT q.item_id, q.fingerprint, q.kind, left(q.kode_desa, 8) AS kode_kecamatan,
-           NULL AS kecamatan, q.kode_desa, NULL AS desa, q.rank,
+           {_region_name_sql('left(q.kode_desa, 8)')} AS kecamatan, q.kode_desa,
+           {_region_name_sql('q.kode_desa')} AS desa, q.rank,
            k.id_penerima AS k_id_penerima, k.program AS k_program, k.nama AS k_nama,
            k.tgl_lahir AS k_tgl_lahir, k.jenis_kelamin AS k_jenis_kelamin,
            k.alamat AS k_alamat, {mask_sql('k.nik')} AS k_nik_masked,
@@ -190,8 +196,10 @@ def workbook_findings_sql() -> str:
     return f"""
     SELECT {item_id_sql("'finding'", 'd.record_id', 'd.category')} AS item_id,
            {finding_fingerprint_sql('d')} AS fingerprint, d.category,
-           left(d.kode_wilayah, 8) AS kode_kecamatan, NULL AS kecamatan,
-           d.kode_wilayah AS kode_desa, NULL AS desa, d.record_id, d.program,
+           left(d.kode_wilayah, 8) AS kode_kecamatan,
+           {_region_name_sql('left(d.kode_wilayah, 8)')} AS kecamatan,
+           d.kode_wilayah AS kode_desa, {_region_name_sql('d.kode_wilayah')} AS desa,
+           d.record_id, d.program,
            coalesce(k.nama, f.nama) AS nama, coalesce(k.tgl_lahir, f.tgl_lahir) AS tgl_lahir,
            {mask_sql('coalesce(k.nik, f.nik)')} AS nik_masked,
            coalesce(r.desil, f.desil) AS desil, d.evidence, d.action_id
