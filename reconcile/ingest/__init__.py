@@ -483,8 +483,9 @@ def _warn_losses(frame: pa.Table, role: str, columns: ColumnMap, label: str,
         empty = pc.sum(pc.fill_null(pc.equal(values, ""), True)).as_py() or 0
         if empty / n > MOSTLY_BLANK:
             source = columns.columns.get(column) or ", ".join(
-                [*columns.region_parts.values(), *columns.region_names.values()]) or "none"
-            blank.append(f"{column} (from {source}: {empty / n:.0%} blank)")
+                [*columns.region_parts.values(), *columns.region_names.values()])
+            blank.append(f"{column} (from {source}: {empty / n:.0%} blank)" if source
+                         else f"{column} (no column holds it: every row blank)")
     if blank:
         _warn(note, label, "mostly blank: " + "; ".join(blank)[:300])
     if columns.unused:
