@@ -87,7 +87,7 @@ def test_summary_labels_are_beside_their_numbers(printed):
         starts = [r for r in page if len(r[2]) > 3 and label.startswith(r[2].rstrip())]
         assert starts, f"label {label!r} not on the summary page"
         line = max(starts, key=lambda r: len(r[2]))  # its first line
-        beside = [r for r in page if r[2] == str(number) and abs(r[1] - line[1]) < 1.5
+        beside = [r for r in page if r[2] == f"{number:,}" and abs(r[1] - line[1]) < 1.5
                   and r[0] > line[0]]
         assert beside, f"{label!r}: {number} is not on its line"
 

@@ -324,7 +324,7 @@ def _run_facts(con: duckdb.DuckDBPyConnection, run_info: dict | None) -> list[tu
         row = db.df(con, f"""
             SELECT count(*) AS reconciled_rows, count(DISTINCT person_id) AS persons,
                    round(avg((id_individu IS NOT NULL)::INT), 4) AS share_matched
-            FROM {RECONCILED}""").iloc[0]
+            FROM {RECONCILED}""").to_dict("records")[0]  # not iloc: counts stay whole
         run_info = {k: _python(v) for k, v in row.items()}
         if db.has_table(con, QUARANTINE):
             run_info["quarantined_rows"] = _quarantined(con)
@@ -356,9 +356,11 @@ def _write_category_counts(sheet: PrintedSheet, counts: pd.DataFrame,
                 f"daftar lengkap di discrepancies.parquet. / Truncated: {EXCEL_MAX_ROWS:,} "
                 f"of {n:,} rows (Excel limit); the full list is in discrepancies.parquet.")
         cost = None if is_missing(row["cost"]) else float(row["cost"])
-        sheet.append([category_label(category), category, n, int(row["n_high"]),
-                      int(row["n_medium"]), int(row["n_low"]), cost, sheet_name,
-                      int(row["n_open"]), int(row["n_handled"])], wrap=True)
+        counted = [_counted(sheet.sheet, v) for v in (
+            n, int(row["n_high"]), int(row["n_medium"]), int(row["n_low"]), cost)]
+        sheet.append([category_label(category), category, *counted, sheet_name,
+                      *(_counted(sheet.sheet, int(row[k])) for k in ("n_open", "n_handled"))],
+                     wrap=True)
     for note in truncated:
         sheet.append([note], span=True)
 
@@ -403,10 +405,21 @@ def _region_cell(sheet: WriteOnlyWorksheet, column: str, value: Any) -> Any:
         cell.number_format = "0.0%"
         return cell
     if column in ESTIMATE_COLUMNS:  # survey estimates, not counts: shown rounded
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "#,##0"
-        return cell
+        return _counted(sheet, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _counted(sheet, value)
     return neutralise(value)
+
+
+def _counted(sheet: WriteOnlyWorksheet, value: float | None) -> Any:
+    """A number with thousands separators (10,636; 10.636 in an Indonesian Excel), at the
+    top of its row like the wrapped labels beside it."""
+    if value is None:
+        return None
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = "#,##0"
+    cell.alignment = WRAP
+    return cell
 
 
 # --- accuracy estimates -------------------------------------------------------------
