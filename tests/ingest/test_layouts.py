@@ -249,6 +249,10 @@ def test_workbook_with_title_rows_and_a_sheet_per_regency(kind, clean, baseline,
     assert manifest["ingest"][path.name]["skipped_sheets"] == ["REKAP", "KETERANGAN"]
     first = manifest["ingest"][f"{path.name}#{next(iter(sheets))}"]
     assert first["header_row"] == 4 and first["footer_rows"] == 4
+    skipped = "beneficiary table skipped: REKAP, KETERANGAN"
+    assert skipped in (tmp_path / "out" / "run.log").read_text()
+    summary = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx").worksheets[0]
+    assert any(skipped in str(row[0]) for row in summary.iter_rows(values_only=True))
 
 
 def test_unrecognised_region_columns_are_warned_by_file_and_column(clean, messy_data,
