@@ -389,4 +389,6 @@ def test_xlsx_accuracy_sheet(accuracy_con, tmp_path):
     precision = next(sheet.iter_rows(min_row=6, max_row=6))[8]
     assert precision.value == pytest.approx(1 - 0.79 / 5)
     assert precision.number_format == "0.000%"
+    counts = [c for c in next(sheet.iter_rows(min_row=6, max_row=6)) if type(c.value) is int]
+    assert counts and {c.number_format for c in counts} == {"#,##0"}  # rows, links: 10,636
     assert_private("\n".join(v for v in _all_values(book) if isinstance(v, str)))

@@ -443,8 +443,11 @@ def _write_accuracy(sheet: PrintedSheet, con: duckdb.DuckDBPyConnection) -> None
 
 
 def _accuracy_cell(sheet: WriteOnlyWorksheet, column: str, value: Any) -> Any:
-    """Rates as percentages to 0.001%, expected counts to one decimal, numbers summable."""
+    """Rates as percentages to 0.001%, expected counts to one decimal, counts with
+    thousands separators, numbers summable."""
     value = _python(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _counted(sheet, value)
     if value is None or column not in ACCURACY_RATES | ACCURACY_EXPECTED:
         return neutralise(value)
     cell = WriteOnlyCell(sheet, value=value)
