@@ -23,7 +23,7 @@ from reconcile import db, privacy, publish
 from reconcile.config import RunConfig
 from reconcile.errors import README, InputError
 from reconcile.ingest.headers import ID_COLUMNS, ColumnMap, mapping_keys, normalise, resolve
-from reconcile.ingest.readers import ROW, Sheet, open_sheets
+from reconcile.ingest.readers import ROW, Sheet, open_sheets, text_bytes
 from reconcile.ingest.regions import resolve_names
 from reconcile.privacy import mask_text
 from reconcile.tables import BPS_COLUMNS, KEMENSOS_COLUMNS, STATS_COLUMNS, Table
@@ -590,6 +590,8 @@ def _damaged_cells(data: pa.Table, columns: ColumnMap) -> tuple[pa.ChunkedArray,
     headers = columns.used()
     for header in reversed(list(dict.fromkeys(headers))):
         values = data[header]
+        if not _may_be_damaged(values):
+            continue
         bad_char = pc.fill_null(pc.match_substring_regex(values, BAD_CHARACTERS), False)
         too_long = pc.fill_null(pc.greater(pc.utf8_length(values), MAX_CELL), False)
         reason = pc.if_else(
@@ -601,14 +603,42 @@ def _damaged_cells(data: pa.Table, columns: ColumnMap) -> tuple[pa.ChunkedArray,
     return flagged, why
 
 
+def _may_be_damaged(values: pa.ChunkedArray) -> bool:
+    """False when no cell can be damaged (`_damaged_cells`): no bad byte in the column's
+    text and no cell of over MAX_CELL bytes. A byte screen, about 10x cheaper than the
+    regular expression, which then runs only on the columns that may hold one."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return True
+    for chunk in values.chunks:
+        if _bad_bytes(text_bytes(chunk)):
+            return True
+    length = pc.max(pc.binary_length(values)).as_py()
+    return length is not None and length > MAX_CELL
+
+
+def _bad_bytes(data: np.ndarray) -> bool:
+    """Whether UTF-8 text holds a byte of BAD_CHARACTERS: a control byte but tab and line
+    breaks, DEL, or EF BF BD/BE/BF (U+FFFD-U+FFFF)."""
+    control = data[(data < 0x20) | (data == 0x7F)]
+    if np.isin(control, (0x09, 0x0A, 0x0D), invert=True).any():
+        return True
+    lead = np.flatnonzero(data[:-2] == 0xEF)
+    return bool(((data[lead + 1] == 0xBF) & (data[lead + 2] >= 0xBD)).any())
+
+
 def _repeated_header(data: pa.Table, columns: ColumnMap) -> pa.ChunkedArray:
     """Rows that repeat the header (files concatenated by hand)."""
     mapped = [h for h in columns.columns.values() if h in data.column_names][:3]
-    mask = pa.chunked_array([pa.array([bool(mapped)] * data.num_rows, pa.bool_())])
-    for header in mapped:
-        values = pc.utf8_lower(pc.replace_substring_regex(data[header], r"[^0-9A-Za-z]", ""))
-        mask = pc.and_(mask, pc.fill_null(pc.equal(values, normalise(header)), False))
-    return mask
+    rows = None             # the rows that may still repeat it: all, before the first
+    for header in mapped:   # each later column only on the rows the ones before left
+        values = data[header] if rows is None else pc.take(data[header], rows)
+        same = pc.fill_null(pc.equal(pc.utf8_lower(pc.replace_substring_regex(
+            values, r"[^0-9A-Za-z]", "")), normalise(header)), False).to_numpy(
+            zero_copy_only=False)
+        rows = np.flatnonzero(same) if rows is None else rows[same]
+    mask = np.zeros(data.num_rows, dtype=bool)
+    mask[rows if rows is not None else []] = True
+    return pa.chunked_array([pa.array(mask)])
 
 
 def program_from_name(path: Path) -> str | None:

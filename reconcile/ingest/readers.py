@@ -378,8 +378,18 @@ def _spans_lines(table: pa.Table, rejects: list[tuple[int, str, str]]) -> bool:
     """Whether a value or a rejected record holds a line break (a quote spanning lines)."""
     if any("\n" in text or "\r" in text for _, _, text in rejects):
         return True
-    return any(pc.any(pc.match_substring_regex(table[name], "[\r\n]")).as_py()
-               for name in table.column_names)
+    return any(np.isin(text_bytes(chunk), (0x0A, 0x0D)).any()
+               for name in table.column_names for chunk in table[name].chunks)
+
+
+def text_bytes(chunk: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of a string array's values (a slice's own, not its buffer's)."""
+    _, offsets, text = chunk.buffers()
+    if text is None or not len(chunk):
+        return np.zeros(0, dtype=np.uint8)
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=width)[[chunk.offset, chunk.offset + len(chunk)]]
+    return np.frombuffer(text, dtype=np.uint8)[bounds[0]:bounds[1]]
 
 
 def _csv_by_lines(path: Path, encoding: str, delimiter: str, sheet: Sheet,
