@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from synth.bench.metrics import dedupe_metrics, link_metrics
+from synth.bench.worker import peak_mb
 
 
 def run(data: Path, out: Path, split_above: int | None) -> float:
@@ -53,7 +54,7 @@ def accuracy(out: Path, truth: Path) -> dict:
 def report(out: Path, wall: float, figures: dict) -> str:
     manifest = json.loads((out / "manifest.json").read_text())
     used = manifest.get("resources", {})
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    peak = peak_mb(manifest, resource.RUSAGE_CHILDREN) / 1024
     lines = [f"wall {wall:.1f} s, peak RSS of the run {peak:.2f} GiB",
              "| stage | seconds | peak MiB | spill MiB |", "|---|---:|---:|---:|"]
     for stage, seconds in manifest["timings_s"].items():

@@ -110,7 +110,7 @@ def ours(folder: Path) -> dict:
     truth = pd.read_parquet(gen / "truth_kemensos.parquet", columns=TRUTH)
     pred = _predictions(run)
     return {"quality": _quality(pred, truth), "timings": timings,
-            "peak_rss_mb": _peak_mb(json.loads((run / "manifest.json").read_text()),
+            "peak_rss_mb": peak_mb(json.loads((run / "manifest.json").read_text()),
                                     resource.RUSAGE_SELF),
             "review_queue": queue_quality(run, pred, truth),
             "findings": _findings(run, gen), "accuracy": _accuracy(run, truth),
@@ -139,10 +139,10 @@ def cli(folder: Path) -> dict:
     return {"quality": _quality(_predictions(run), truth),
             "timings": {**manifest["timings_s"], "total": total,
                         "after_stages": total - manifest["timings_s"].get("startup", 0) - stages},
-            "peak_rss_mb": _peak_mb(manifest, resource.RUSAGE_CHILDREN)}
+            "peak_rss_mb": peak_mb(manifest, resource.RUSAGE_CHILDREN)}
 
 
-def _peak_mb(manifest: dict, who: int) -> float:
+def peak_mb(manifest: dict, who: int) -> float:
     """The run's peak memory: the largest of its stages' (the manifest's resources; each
     stage resets the kernel's peak counter, so the exit's ru_maxrss holds the last stage
     only) and of every process it ran (Prefect's server, or the CLI before the stages)."""
